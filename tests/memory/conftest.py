@@ -7,6 +7,7 @@ import datetime as dt
 import functools
 import uuid
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import grpc
 import pytest
@@ -19,12 +20,15 @@ from memory_svc.app import build
 from memory_svc.engine import MemorySettings
 from memory_svc.faiss_index import IndexSettings
 from memory_svc.postgres.cluster import PostgresNotInstalled, ThrowawayCluster
-from mesh.runtime.inprocess import running_services
+from mesh.runtime.config import PeerConfig, ServerConfig
+from mesh.runtime.inprocess import BackgroundLoop, RunningService, running_services
 from mesh.runtime.status import decode_status
 from mesh.runtime.synthetic_records import synthetic_records
 
 ORG = "acme"
 ORG_RECORDS = 1600
+# A message limit no test reply comes near (the clients of the reply-size tests read this much).
+BIG_MESSAGES = 64 << 20
 
 
 def write(
@@ -135,3 +139,25 @@ def postgres_url(postgres_cluster: ThrowawayCluster) -> Iterator[str]:
         yield url
     finally:
         postgres_cluster.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[BackgroundLoop]:
+    """An event loop on a thread for the module's servers (restarted on the same data)."""
+    background = BackgroundLoop()
+    yield background
+    background.close()
+
+
+def serve_limited(loop: BackgroundLoop, data: Path, limit: int) -> RunningService:
+    """A real memory server on ``data`` with a ``limit`` bytes message limit."""
+    config = ServerConfig(service="memory", host="127.0.0.1", port=0, data_dir=data,
+                          peers=PeerConfig.from_env(), max_message_bytes=limit)  # fmt: skip
+    return RunningService(loop, "memory", build, config)
+
+
+def date_window(start: dt.date, days: int) -> dict[str, object]:
+    """A date_range of ``days`` days from ``start``, as request keywords."""
+    end = start + dt.timedelta(days=days - 1)
+    return {"start_date": {"year": start.year, "month": start.month, "day": start.day},
+            "end_date": {"year": end.year, "month": end.month, "day": end.day}}  # fmt: skip

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -17,19 +16,16 @@ import pytest
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
-from memory_svc.app import build
 from memory_svc.convert.reply_size import campaign_geo_bytes, reply_budget
 from memory_svc.sqlite_store import SQLiteRecordStore
-from mesh.runtime.config import PeerConfig, ServerConfig
-from mesh.runtime.inprocess import BackgroundLoop, RunningService
+from mesh.runtime.inprocess import BackgroundLoop
 from mesh.runtime.status import decode_status
 from mesh.runtime.synthetic_records import synthetic_records
-from tests.memory.conftest import write
+from tests.memory.conftest import BIG_MESSAGES, date_window, serve_limited, write
 
 ORG = "wide-org"
 CAMPAIGNS, GEOS, DAYS = 16, 25, 20
 START = dt.date(2025, 3, 1)
-BIG = 64 << 20
 
 
 @pytest.fixture(scope="module")
@@ -37,22 +33,9 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("reply-size")
 
 
-@pytest.fixture(scope="module")
-def loop() -> Iterator[BackgroundLoop]:
-    background = BackgroundLoop()
-    yield background
-    background.close()
-
-
-def _serve(loop: BackgroundLoop, data: Path, limit: int) -> RunningService:
-    config = ServerConfig(service="memory", host="127.0.0.1", port=0, data_dir=data,
-                          peers=PeerConfig.from_env(), max_message_bytes=limit)  # fmt: skip
-    return RunningService(loop, "memory", build, config)
-
-
 def _call(address: str, **request: object) -> memory_pb.AggregateRecordsResponse:
     # the client reads anything: only the server's own limit is under test
-    options = [("grpc.max_receive_message_length", BIG)]
+    options = [("grpc.max_receive_message_length", BIG_MESSAGES)]
     with grpc.insecure_channel(address, options=options) as channel:
         stub = memory_grpc.MemoryServiceStub(channel)
         return stub.AggregateRecords(memory_pb.AggregateRecordsRequest(**request), timeout=60)
@@ -61,7 +44,7 @@ def _call(address: str, **request: object) -> memory_pb.AggregateRecordsResponse
 @pytest.fixture(scope="module")
 def sizes(loop: BackgroundLoop, data: Path) -> tuple[int, int]:
     """(bytes without campaign_geo_days, bytes with it) under the default limit."""
-    memory = _serve(loop, data, BIG)
+    memory = serve_limited(loop, data, BIG_MESSAGES)
     try:
         n = CAMPAIGNS * GEOS * DAYS
         records = synthetic_records(ORG, n, seed=3, campaigns=CAMPAIGNS, geos=GEOS, start=START)
@@ -89,7 +72,7 @@ def test_campaign_geo_days_past_the_limit_is_left_out_saying_why(
 ) -> None:
     plain, full = sizes
     limit = _limit_between(plain, full)
-    memory = _serve(loop, data, limit)
+    memory = serve_limited(loop, data, limit)
     try:
         reply = _call(memory.address, org_id=ORG, campaign_geo_spend=True)
         # the rest comes whole
@@ -103,9 +86,7 @@ def test_campaign_geo_days_past_the_limit_is_left_out_saying_why(
         fit = int(re.search(r"~(\d+) of its 20 days fit", why).group(1))  # type: ignore[union-attr]
         assert 1 <= fit < DAYS
         # the range it names fits: asked for it, the table comes
-        end = START + dt.timedelta(days=fit - 1)
-        window = {"start_date": {"year": START.year, "month": START.month, "day": START.day},
-                  "end_date": {"year": end.year, "month": end.month, "day": end.day}}  # fmt: skip
+        window = date_window(START, fit)
         narrow = _call(memory.address, org_id=ORG, campaign_geo_spend=True, date_range=window)
         assert not narrow.campaign_geo_days_omitted, narrow.campaign_geo_days_omitted
         assert narrow.campaign_geo_days.row_count == GEOS * fit
@@ -120,7 +101,7 @@ def test_a_reply_past_the_limit_without_it_is_refused_naming_size_limit_and_rang
 ) -> None:
     plain, _ = sizes
     limit = plain // 2
-    memory = _serve(loop, data, limit)
+    memory = serve_limited(loop, data, limit)
     try:
         with pytest.raises(grpc.RpcError) as caught:
             _call(memory.address, org_id=ORG, campaign_geo_spend=True)

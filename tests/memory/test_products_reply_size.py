@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -19,19 +18,16 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
-from memory_svc.app import build
 from memory_svc.convert.reply_size import product_table_bytes, reply_budget
 from memory_svc.product_table import CATALOGUE_COLUMNS, SALES_COLUMNS, SPEND_COLUMNS
 from memory_svc.sqlite_store import SQLiteRecordStore
-from mesh.runtime.config import PeerConfig, ServerConfig
-from mesh.runtime.inprocess import BackgroundLoop, RunningService
+from mesh.runtime.inprocess import BackgroundLoop
 from mesh.runtime.status import decode_status
-from tests.memory.conftest import write
+from tests.memory.conftest import BIG_MESSAGES, date_window, serve_limited, write
 
 ORG = "product-org"
 PRODUCTS, DAYS = 40, 30
 START = dt.date(2025, 3, 1)
-BIG = 64 << 20
 
 
 def _record(
@@ -78,28 +74,9 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("products-reply-size")
 
 
-@pytest.fixture(scope="module")
-def loop() -> Iterator[BackgroundLoop]:
-    background = BackgroundLoop()
-    yield background
-    background.close()
-
-
-def _serve(loop: BackgroundLoop, data: Path, limit: int) -> RunningService:
-    config = ServerConfig(service="memory", host="127.0.0.1", port=0, data_dir=data,
-                          peers=PeerConfig.from_env(), max_message_bytes=limit)  # fmt: skip
-    return RunningService(loop, "memory", build, config)
-
-
-def _window(days: int) -> dict[str, object]:
-    end = START + dt.timedelta(days=days - 1)
-    return {"start_date": {"year": START.year, "month": START.month, "day": START.day},
-            "end_date": {"year": end.year, "month": end.month, "day": end.day}}  # fmt: skip
-
-
 def _call(address: str, **request: object) -> memory_pb.AggregateProductsResponse:
     # the client reads anything: only the server's own limit is under test
-    options = [("grpc.max_receive_message_length", BIG)]
+    options = [("grpc.max_receive_message_length", BIG_MESSAGES)]
     with grpc.insecure_channel(address, options=options) as channel:
         stub = memory_grpc.MemoryServiceStub(channel)
         return stub.AggregateProducts(memory_pb.AggregateProductsRequest(**request), timeout=60)
@@ -117,7 +94,7 @@ def _refusal(address: str, **request: object) -> tuple[grpc.StatusCode, str, str
 @pytest.fixture(scope="module")
 def sizes(loop: BackgroundLoop, data: Path) -> tuple[int, int]:
     """(bytes of the whole reply, bytes of the spend_only reply) under the default limit."""
-    memory = _serve(loop, data, BIG)
+    memory = serve_limited(loop, data, BIG_MESSAGES)
     try:
         records = product_records()
         with grpc.insecure_channel(memory.address) as channel:
@@ -138,7 +115,7 @@ def test_a_reply_past_the_limit_is_refused_naming_size_limit_range_and_spend_onl
     full, spend = sizes
     limit = (spend + full) // 2
     assert spend < reply_budget(limit) < full
-    memory = _serve(loop, data, limit)
+    memory = serve_limited(loop, data, limit)
     try:
         code, reason, message = _refusal(memory.address, org_id=ORG)
         assert (code, reason) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "REPLY_TOO_LARGE")
@@ -151,10 +128,10 @@ def test_a_reply_past_the_limit_is_refused_naming_size_limit_range_and_spend_onl
         fit = int(found.group(1))
         assert 1 <= fit < DAYS and found.group(2) == str(START + dt.timedelta(days=fit - 1))
         # the range it names fits, a day more does not; spend_only fits
-        narrow = _call(memory.address, org_id=ORG, date_range=_window(fit))
+        narrow = _call(memory.address, org_id=ORG, date_range=date_window(START, fit))
         assert narrow.sales.row_count == PRODUCTS * fit
         assert narrow.ByteSize() <= limit
-        assert _refusal(memory.address, org_id=ORG, date_range=_window(fit + 1))[1] == (
+        assert _refusal(memory.address, org_id=ORG, date_range=date_window(START, fit + 1))[1] == (
             "REPLY_TOO_LARGE"
         )
         assert _call(memory.address, org_id=ORG, spend_only=True).spend.row_count == PRODUCTS * DAYS
@@ -167,7 +144,7 @@ def test_spend_only_past_the_limit_is_refused_naming_the_days_that_fit(
 ) -> None:
     _, spend = sizes
     limit = spend // 2
-    memory = _serve(loop, data, limit)
+    memory = serve_limited(loop, data, limit)
     try:
         code, reason, message = _refusal(memory.address, org_id=ORG, spend_only=True)
     finally:
