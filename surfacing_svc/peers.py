@@ -7,7 +7,7 @@ hint (:func:`mesh.runtime.peers.unavailable`); the peer refused *this service's*
 → FAILED_PRECONDITION (not the caller's fault, not retryable as is); anything that is the
 caller's doing (an analysis id of another org, an experiment id taken) → the caller's error,
 naming the caller's field; the peer shed the call for load → RESOURCE_EXHAUSTED PEER_BUSY with
-the peer's RetryInfo delay (:func:`_exhausted`), never INTERNAL.
+the peer's RetryInfo delay (:func:`_raise_peer_failure`), never INTERNAL.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
-from mesh.runtime.exceptions import FieldViolation, ResourceExhausted
+from mesh.runtime.exceptions import DependencyUnavailable, FieldViolation
 from mesh.runtime.frames import records_to_frame
 from mesh.runtime.money import FxSeries, fx_series, in_one_currency, mixed_pairs
 from mesh.runtime.peers import Peer, exhausted, external_factor_series, unavailable, unreachable
@@ -109,18 +109,10 @@ class AnalysisReader(Peer["causal_grpc.CausalServiceAsyncStub"]):  # AsyncStub i
 
     def _raise_peer_failure(self, error: grpc.aio.AioRpcError, call: str) -> None:
         """The causal service could not answer (UNAVAILABLE with a retry hint), refused this
-        service's credentials, or shed the call (:func:`_exhausted`): raised as such; any
+        service's credentials, or shed the call (:func:`_raise_peer_failure`): raised as such; any
         other failure is left to the caller."""
-        code = error.code()
-        if unreachable(code, error):
-            raise unavailable(
-                CausalUnavailable, "causal service", self.target, code, call,
-                dependency="causal", then=f": {error.details()}",
-            ) from None  # fmt: skip
-        if code in _REFUSED:
-            raise _refused("causal service", call, code) from None
-        if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
-            raise _peer_exhausted(error, "causal service", self.target, call) from None
+        _raise_peer_failure(error, call, CausalUnavailable, "causal service", self.target,
+                            dependency="causal")  # fmt: skip
 
     async def _list(
         self, org_id: str, kind: causal_pb.AnalysisKind.ValueType, page_size: int,
@@ -186,21 +178,10 @@ class HistoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):
         try:
             reply = await self.stub().AggregateRecords(request, timeout=self.within(timeout))
         except grpc.aio.AioRpcError as error:
-            code = error.code()
-            if unreachable(code, error):
-                raise unavailable(
-                    MemoryUnavailable, "memory service", self.target, code, "AggregateRecords",
-                    dependency="memory", then=f": {error.details()}",
-                ) from None  # fmt: skip
-            if code is grpc.StatusCode.NOT_FOUND:
+            self._raise_peer_failure(error, "AggregateRecords")
+            if error.code() is grpc.StatusCode.NOT_FOUND:
                 raise InsufficientData(
                     f"org {org_id!r} has no records in memory", subject="history"
-                ) from None
-            if code in _REFUSED:
-                raise _refused("memory service", "AggregateRecords", code) from None
-            if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
-                raise _peer_exhausted(
-                    error, "memory service", self.target, "AggregateRecords"
                 ) from None
             raise
         currencies = table_to_frame(reply.currencies)
@@ -218,6 +199,13 @@ class HistoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):
             )
         return frame
 
+    def _raise_peer_failure(self, error: grpc.aio.AioRpcError, call: str) -> None:
+        """The memory service could not answer, refused this service's credentials, or shed
+        the call: raised as such (:func:`_raise_peer_failure`); any other failure is left to
+        the caller."""
+        _raise_peer_failure(error, call, MemoryUnavailable, "memory service", self.target,
+                            dependency="memory")  # fmt: skip
+
     async def _records(
         self, org_id: str, start: dt.date | None, end: dt.date | None, channels: list[str],
         timeout: float | None,
@@ -234,16 +222,7 @@ class HistoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):
                     parts.append(await asyncio.to_thread(records_to_frame, batch.records,
                                                          groups=("core",)))  # fmt: skip
         except grpc.aio.AioRpcError as error:
-            code = error.code()
-            if unreachable(code, error):
-                raise unavailable(
-                    MemoryUnavailable, "memory service", self.target, code, "Scan",
-                    dependency="memory", then=f": {error.details()}",
-                ) from None  # fmt: skip
-            if code in _REFUSED:
-                raise _refused("memory service", "Scan", code) from None
-            if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
-                raise _peer_exhausted(error, "memory service", self.target, "Scan") from None
+            self._raise_peer_failure(error, "Scan")
             raise
         if not parts:
             return None
@@ -292,18 +271,9 @@ class RegistryWriter(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
                     resource_type="liftos.v1.CausalExperiment",
                     resource_name=f"orgs/{experiment.org_id}/experiments/{experiment.experiment_id}",
                 ) from None
-            if unreachable(code, error):
-                raise unavailable(
-                    RegistryUnavailable, "ingestion service (experiment registry)", self.target,
-                    code, "CreateExperiment", dependency="ingestion",
-                    then=f": {error.details()}",
-                ) from None  # fmt: skip
-            if code in _REFUSED:
-                raise _refused("ingestion service", "CreateExperiment", code) from None
-            if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
-                raise _peer_exhausted(
-                    error, "ingestion service", self.target, "CreateExperiment"
-                ) from None
+            _raise_peer_failure(error, "CreateExperiment", RegistryUnavailable,
+                                "ingestion service", self.target, dependency="ingestion",
+                                what="experiment registry")  # fmt: skip
             if (
                 code is grpc.StatusCode.FAILED_PRECONDITION
                 and decode_status(error).reason == ExperimentsOverlap.default_reason
@@ -362,18 +332,9 @@ class RegistryWriter(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
             code = error.code()
             if code is grpc.StatusCode.NOT_FOUND:
                 return out
-            if unreachable(code, error):
-                raise unavailable(
-                    RegistryUnavailable, "ingestion service (external factors)",
-                    self.target, code, "ListExternalFactors", dependency="ingestion",
-                    then=f": {error.details()}",
-                ) from None  # fmt: skip
-            if code in _REFUSED:
-                raise _refused("ingestion service", "ListExternalFactors", code) from None
-            if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
-                raise _peer_exhausted(
-                    error, "ingestion service", self.target, "ListExternalFactors"
-                ) from None
+            _raise_peer_failure(error, "ListExternalFactors", RegistryUnavailable,
+                                "ingestion service", self.target, dependency="ingestion",
+                                what="external factors")  # fmt: skip
             raise
         return out
 
@@ -386,8 +347,22 @@ class RegistryWriter(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
         return await registered_tests(self, org_id, timeout=timeout)
 
 
-def _peer_exhausted(
-    error: grpc.aio.AioRpcError, peer: str, target: str, call: str
-) -> ResourceExhausted:
-    """:func:`mesh.runtime.peers.exhausted` for the surfacing service's calls."""
-    return exhausted(error, caller="surfacing", peer=peer, target=target, call=call)
+def _raise_peer_failure(
+    error: grpc.aio.AioRpcError, call: str, unavailable_as: type[DependencyUnavailable], peer: str,
+    target: str, *, dependency: str, what: str = "",
+) -> None:  # fmt: skip
+    """A peer's failure every call reads alike: it could not answer (``unavailable_as``,
+    UNAVAILABLE with a retry hint; ``what`` the peer serves, in its words), it refused this
+    service's credentials (:func:`_refused`), or it shed the call for load (RESOURCE_EXHAUSTED
+    PEER_BUSY with its RetryInfo delay, :func:`mesh.runtime.peers.exhausted`): raised as
+    such; any other failure is left to the caller."""
+    code = error.code()
+    if unreachable(code, error):
+        raise unavailable(
+            unavailable_as, f"{peer} ({what})" if what else peer, target, code, call,
+            dependency=dependency, then=f": {error.details()}",
+        ) from None  # fmt: skip
+    if code in _REFUSED:
+        raise _refused(peer, call, code) from None
+    if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
+        raise exhausted(error, caller="surfacing", peer=peer, target=target, call=call) from None
