@@ -23,11 +23,16 @@ import sim
 from causal_svc.app import build as causal_build
 from ingestion_svc.app import build as ingestion_build
 from mesh.runtime.config import PeerConfig
-from mesh.runtime.inprocess import BackgroundLoop, running_services
+from mesh.runtime.inprocess import running_services
 from mesh.runtime.protoconv import campaign_sources
 from mesh.runtime.reply_limit import reply_budget
 from tests.causal.attribution.records import write_world
-from tests.causal.contract.test_attribution_reply_limit import ORG, Memory, _analyze
+from tests.causal.contract.test_attribution_reply_limit import (  # noqa: F401
+    ORG,
+    Memory,
+    _analyze,
+    memory,  # the module's own server: restarted with each limit
+)
 from tests.memory.conftest import write
 
 BIG = 64 << 20
@@ -51,18 +56,7 @@ def _report_rows(days: list[dt.date]) -> Iterator[md_pb.CausalMarketingData]:
 
 
 @pytest.fixture(scope="module")
-def memory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Memory]:
-    loop = BackgroundLoop()
-    server = Memory(loop, tmp_path_factory.mktemp("memory"))
-    try:
-        yield server
-    finally:
-        server.stop()
-        loop.close()
-
-
-@pytest.fixture(scope="module")
-def sizes(memory: Memory) -> tuple[int, int]:
+def sizes(memory: Memory) -> tuple[int, int]:  # noqa: F811
     """The world and its product reports written; (bytes of causal's AggregateRecords with
     campaign_geo_days, bytes of its spend_only AggregateProducts) under the default limit."""
     world = sim.simulate("demo", seed=1, dirt=False, n_geos=10)
@@ -82,7 +76,9 @@ def sizes(memory: Memory) -> tuple[int, int]:
 
 
 def test_product_spend_past_the_limit_is_the_warnings_unread_and_the_analysis_runs(
-    tmp_path_factory: pytest.TempPathFactory, memory: Memory, sizes: tuple[int, int]
+    tmp_path_factory: pytest.TempPathFactory,
+    memory: Memory,  # noqa: F811
+    sizes: tuple[int, int],
 ) -> None:
     sums, products = sizes
     limit = (sums + products) // 2
