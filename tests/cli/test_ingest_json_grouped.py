@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.ingestion.test_generic_taxes import _ingest, _records, mesh  # noqa: F401
+from tests.ingestion.conftest import mesh, stored_records  # noqa: F401
+from tests.ingestion.test_generic_taxes import _ingest
 
 
 def test_json_lines_whole_euros_are_said(
@@ -27,4 +28,4 @@ def test_json_lines_whole_euros_are_said(
     assert _ingest("jde", path) == 0
     err = capsys.readouterr().err
     assert "Sales" in err and "--decimal ','" in err, err
-    assert sorted(r.revenue for r in _records(mesh["memory"], "jde")) == [2.906, 987.0]
+    assert sorted(r.revenue for r in stored_records(mesh["memory"], "jde")) == [2.906, 987.0]

@@ -12,6 +12,8 @@ from typing import Any
 import grpc
 import pytest
 from google.rpc import error_details_pb2
+from liftos.v1 import memory_pb2 as memory_pb
+from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 import sim
 from ingestion_svc.app import build as ingestion_build
@@ -23,6 +25,7 @@ from ingestion_svc.raw_batch import Account, RawBatch
 from memory_svc.app import build as memory_build
 from mesh.runtime.config import PeerConfig
 from mesh.runtime.inprocess import RunningService, running_services
+from mesh.runtime.main import Build
 from mesh.runtime.status import decode_status
 
 PULLED = dt.datetime(2025, 1, 13, 9, tzinfo=dt.UTC)
@@ -103,6 +106,24 @@ def clean_line(world: sim.SimResult, source: str, k: int = 0) -> dict[str, Any]:
 def services(tmp_path: Path) -> Iterator[dict[str, RunningService]]:
     with running_services({"memory": memory_build, "ingestion": ingestion_build}, tmp_path) as s:
         yield s
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Real memory and ingestion servers shared by a module's tests: name → address."""
+    builds: dict[str, Build] = {"memory": memory_build, "ingestion": ingestion_build}
+    with running_services(builds, tmp_path_factory.mktemp("mesh")) as services:
+        yield {s: r.address for s, r in services.items()}
+
+
+def stored_records(address: str, org: str) -> list[Any]:
+    """Every record memory at ``address`` holds for ``org`` (none: an empty list)."""
+    stub = memory_grpc.MemoryServiceStub(grpc.insecure_channel(address))
+    try:
+        return [r for b in stub.Scan(memory_pb.ScanRequest(org_id=org)) for r in b.records]
+    except grpc.RpcError as err:  # nothing stored for the org
+        assert err.code() == grpc.StatusCode.NOT_FOUND, err
+        return []
 
 
 def peers_of(services: dict[str, RunningService]) -> PeerConfig:

@@ -6,22 +6,15 @@ Connector cases run the connector itself; CLI cases real memory and ingestion se
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
-from liftos.v1 import memory_pb2 as memory_pb
-from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from ingestion_svc import connectors
-from ingestion_svc.app import build as ingestion_build
 from ingestion_svc.raw_batch import Account, ColumnMap
-from memory_svc.app import build as memory_build
 from mesh import cli
-from mesh.runtime.inprocess import running_services
-from tests.ingestion.conftest import raw_batch
+from tests.ingestion.conftest import raw_batch, stored_records
 
 DE = Account("tv", "Europe/Berlin", "EUR", "DE")
 TV = ColumnMap(date="Day", geo="Region", spend="Cost", channel="tv")
@@ -122,22 +115,6 @@ def test_a_decimal_comma_s_refusal_names_the_option() -> None:
 # --- the CLI, over real servers ---
 
 
-@pytest.fixture(scope="module")
-def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    builds = {"memory": memory_build, "ingestion": ingestion_build}
-    with running_services(builds, tmp_path_factory.mktemp("mesh")) as services:
-        yield {s: r.address for s, r in services.items()}
-
-
-def _records(address: str, org: str) -> list[Any]:
-    stub = memory_grpc.MemoryServiceStub(grpc.insecure_channel(address))
-    try:
-        return [r for b in stub.Scan(memory_pb.ScanRequest(org_id=org)) for r in b.records]
-    except grpc.RpcError as err:  # nothing stored for the org
-        assert err.code() == grpc.StatusCode.NOT_FOUND, err
-        return []
-
-
 def _ingest(org: str, path: Path, mapping: str, *extra: str, source: str = "generic") -> int:
     return cli.main(["ingest", "--org", org, "--source", source, "--account-id", "a",
                      "--timezone", "Europe/Berlin", "--currency", "EUR", "--country", "DE",
@@ -163,15 +140,15 @@ def test_cli_reads_a_file_that_may_be_dot_grouped_as_written_says_so_and_restate
     assert f"warning: {path}: Cost: every value with a '.' has exactly three digits" in err
     assert "run liftos ingest again with --decimal ',' --pulled-at " in err
     assert "the re-send then restates the rows stored now" in err
-    assert sorted(r.spend for r in _records(mesh["memory"], "tvq")) == [1.094, 2.906, 987]
+    assert sorted(r.spend for r in stored_records(mesh["memory"], "tvq")) == [1.094, 2.906, 987]
     later = err.split("--pulled-at ")[1].split()[0]  # the advice as given
     assert _ingest("tvq", path, TV_MAP, "--decimal", ",", "--pulled-at", later,
                    source="generic_media") == 0  # fmt: skip
     assert "warning" not in capsys.readouterr().err
-    assert sorted(r.spend for r in _records(mesh["memory"], "tvq")) == [987, 1094, 2906]
+    assert sorted(r.spend for r in stored_records(mesh["memory"], "tvq")) == [987, 1094, 2906]
     assert _ingest("tvp", path, TV_MAP, "--decimal", ".", source="generic_media") == 0
     assert "warning" not in capsys.readouterr().err
-    assert sorted(r.spend for r in _records(mesh["memory"], "tvp")) == [1.094, 2.906, 987]
+    assert sorted(r.spend for r in stored_records(mesh["memory"], "tvp")) == [1.094, 2.906, 987]
 
 
 def test_cli_refuses_a_file_a_grouped_value_proves_before_sending(
@@ -185,9 +162,14 @@ def test_cli_refuses_a_file_a_grouped_value_proves_before_sending(
     err = capsys.readouterr().err
     assert f"{path}: Cost '1.234.567' is written with '.' as a thousands separator" in err
     assert "--decimal ','" in err
-    assert _records(mesh["memory"], "tvg") == []
+    assert stored_records(mesh["memory"], "tvg") == []
     assert _ingest("tvg", path, TV_MAP, "--decimal", ",", source="generic_media") == 0
-    assert sorted(r.spend for r in _records(mesh["memory"], "tvg")) == [987, 1094, 2906, 1234567]
+    assert sorted(r.spend for r in stored_records(mesh["memory"], "tvg")) == [
+        987,
+        1094,
+        2906,
+        1234567,
+    ]
 
 
 def test_cli_keeps_a_us_file_as_it_was(
@@ -197,7 +179,7 @@ def test_cli_keeps_a_us_file_as_it_was(
     path = tmp_path / "us.csv"
     path.write_text("Day,Region,Cost\n2024-10-01,DE-BY,12.50\n2024-10-02,DE-BY,1234.5\n")
     assert _ingest("us", path, TV_MAP, source="generic_media") == 0
-    assert sorted(r.spend for r in _records(mesh["memory"], "us")) == [12.5, 1234.5]
+    assert sorted(r.spend for r in stored_records(mesh["memory"], "us")) == [12.5, 1234.5]
 
 
 SEMI = "Datum;Bundesland;Bestellungen;Umsatz\n2024-09-15;DE-BY;1062;70.034,39\n"
@@ -216,7 +198,7 @@ def test_cli_names_a_semicolon_file_and_reads_it_with_delimiter_and_decimal(
     assert f"{path} looks ';'-separated" in err and "pass --delimiter ';'" in err
     assert "no such column" not in err
     assert _ingest("semi", path, SEMI_MAP, "--delimiter", ";") == 2  # no --decimal: refused
-    assert _records(mesh["memory"], "semi") == []
+    assert stored_records(mesh["memory"], "semi") == []
     err = capsys.readouterr().err
     assert "Umsatz '70.034,39' is written with '.' as a thousands separator" in err
     assert "--decimal ','" in err
@@ -225,7 +207,7 @@ def test_cli_names_a_semicolon_file_and_reads_it_with_delimiter_and_decimal(
         capsys.readouterr().err
     )
     assert _ingest("semi", path, SEMI_MAP, "--delimiter", ";", "--decimal", ",") == 0
-    (record,) = _records(mesh["memory"], "semi")
+    (record,) = stored_records(mesh["memory"], "semi")
     assert (record.revenue, record.conversions) == (70034.39, 1062)
 
 
@@ -251,4 +233,4 @@ def test_cli_reads_a_swiss_file_with_decimal_point(
     path.write_text("Day;Region;Cost\n2024-10-01;DE-BY;1'234.50\n2024-10-02;DE-BY;1 000\n")
     assert _ingest("ch", path, TV_MAP, "--delimiter", ";", "--decimal", ".",
                    source="generic_media") == 0  # fmt: skip
-    assert sorted(r.spend for r in _records(mesh["memory"], "ch")) == [1000, 1234.5]
+    assert sorted(r.spend for r in stored_records(mesh["memory"], "ch")) == [1000, 1234.5]

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.ingestion.test_generic_taxes import ROWS, _ingest, _records, mesh  # noqa: F401
+from tests.ingestion.conftest import stored_records
+from tests.ingestion.test_generic_taxes import ROWS, _ingest
 
 
 def test_reingest_with_tax_flags_restates_the_gross_revenue(
-    mesh: dict[str, str],  # noqa: F811
+    mesh: dict[str, str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -25,7 +26,7 @@ def test_reingest_with_tax_flags_restates_the_gross_revenue(
     path = tmp_path / "orders.csv"
     path.write_text(ROWS)
     assert _ingest("vat2", path, "--pulled-at", "2024-10-01T00:00:00") == 0
-    gross = sorted(r.revenue for r in _records(mesh["memory"], "vat2"))
+    gross = sorted(r.revenue for r in stored_records(mesh["memory"], "vat2"))
     assert gross == [119.0, 70034.39]
     capsys.readouterr()
     flags = ("--taxes-included", "true", "--tax-rate", "0.19")
@@ -33,9 +34,9 @@ def test_reingest_with_tax_flags_restates_the_gross_revenue(
     out = capsys.readouterr()
     assert "written 2, duplicates 0" in out.out and "restatements 2" in out.out
     assert "revenue stored net of 0.19 tax" in out.err
-    net = sorted(r.revenue for r in _records(mesh["memory"], "vat2"))
+    net = sorted(r.revenue for r in stored_records(mesh["memory"], "vat2"))
     assert net == pytest.approx([g / 1.19 for g in gross])
-    assert len(_records(mesh["memory"], "vat2")) == 2  # restated, not doubled
+    assert len(stored_records(mesh["memory"], "vat2")) == 2  # restated, not doubled
 
     # the same file with the same flags again: stored as it would be now, nothing written,
     # and the note does not claim to have stored anything
@@ -47,6 +48,6 @@ def test_reingest_with_tax_flags_restates_the_gross_revenue(
     assert _ingest("vat2", path, "--taxes-included", "true", "--tax-rate", "0.07",
                    "--pulled-at", "2024-10-03T00:00:00") == 0  # fmt: skip
     assert "written 2," in capsys.readouterr().out
-    assert sorted(r.revenue for r in _records(mesh["memory"], "vat2")) == pytest.approx(
+    assert sorted(r.revenue for r in stored_records(mesh["memory"], "vat2")) == pytest.approx(
         [g / 1.07 for g in gross]
     )

@@ -7,41 +7,17 @@ are refused. Over real memory and ingestion servers."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import grpc
 import pytest
-from liftos.v1 import memory_pb2 as memory_pb
-from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from ingestion_svc import connectors
-from ingestion_svc.app import build as ingestion_build
 from ingestion_svc.raw_batch import Account, ColumnMap
-from memory_svc.app import build as memory_build
 from mesh import cli
-from mesh.runtime.inprocess import running_services
-from tests.ingestion.conftest import raw_batch
+from tests.ingestion.conftest import raw_batch, stored_records
 
 ROWS = "Day,Region,Orders,Sales\n2024-09-15,DE-BY,1062,70034.39\n2024-09-16,DE-BY,3,119\n"
 MAPPING = "date=Day,geo=Region,conversions=Orders,revenue=Sales"
-
-
-@pytest.fixture(scope="module")
-def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    builds = {"memory": memory_build, "ingestion": ingestion_build}
-    with running_services(builds, tmp_path_factory.mktemp("mesh")) as services:
-        yield {s: r.address for s, r in services.items()}
-
-
-def _records(address: str, org: str) -> list[Any]:
-    stub = memory_grpc.MemoryServiceStub(grpc.insecure_channel(address))
-    try:
-        return [r for b in stub.Scan(memory_pb.ScanRequest(org_id=org)) for r in b.records]
-    except grpc.RpcError as err:  # nothing stored for the org
-        assert err.code() == grpc.StatusCode.NOT_FOUND, err
-        return []
 
 
 def _ingest(org: str, path: Path, *extra: str, source: str = "generic") -> int:
@@ -59,10 +35,10 @@ def test_tax_inclusive_revenue_is_stored_net_and_said(
     path.write_text(ROWS)
     assert _ingest("vat", path, "--taxes-included", "true", "--tax-rate", "0.19") == 0
     assert "revenue stored net of 0.19 tax" in capsys.readouterr().err
-    stored = sorted((r.revenue, r.conversions) for r in _records(mesh["memory"], "vat"))
+    stored = sorted((r.revenue, r.conversions) for r in stored_records(mesh["memory"], "vat"))
     assert stored == [(pytest.approx(100.0), 3), (pytest.approx(70034.39 / 1.19), 1062)]
     assert _ingest("gross", path, "--taxes-included", "false", "--tax-rate", "0.19") == 0
-    assert sorted(r.revenue for r in _records(mesh["memory"], "gross")) == [119, 70034.39]
+    assert sorted(r.revenue for r in stored_records(mesh["memory"], "gross")) == [119, 70034.39]
 
 
 def test_a_rate_missing_or_a_source_that_ignores_the_flags_is_refused(
@@ -82,7 +58,7 @@ def test_a_rate_missing_or_a_source_that_ignores_the_flags_is_refused(
             str(tv)]  # fmt: skip
     assert cli.main(argv) == 2
     assert "--tax-rate: --source generic_media does not read them" in capsys.readouterr().err
-    assert _records(mesh["memory"], "norate") == _records(mesh["memory"], "tv") == []
+    assert stored_records(mesh["memory"], "norate") == stored_records(mesh["memory"], "tv") == []
 
 
 def test_the_connector_refuses_tax_inclusive_revenue_without_a_rate() -> None:
@@ -115,7 +91,7 @@ def test_flags_that_change_nothing_pass_on_a_source_that_ignores_them(
             "--mapping", "date=Day,geo=Region,spend=Cost,channel=tv", *flags, str(tv)]  # fmt: skip
     assert cli.main(argv) == 0
     assert "does not read them" not in capsys.readouterr().err
-    assert [r.spend for r in _records(mesh["memory"], org)] == [100]
+    assert [r.spend for r in stored_records(mesh["memory"], org)] == [100]
 
 
 def test_taxes_included_true_on_a_source_that_ignores_it_is_still_refused(

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.ingestion.test_generic_taxes import ROWS, _ingest, _records, mesh  # noqa: F401
+from tests.ingestion.conftest import stored_records
+from tests.ingestion.test_generic_taxes import ROWS, _ingest
 
 FLAGS = ("--taxes-included", "true", "--tax-rate", "0.19")
 
 
 def test_restore_after_a_tax_restatement(
-    mesh: dict[str, str],  # noqa: F811
+    mesh: dict[str, str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -25,7 +26,7 @@ def test_restore_after_a_tax_restatement(
     t1 = ("--pulled-at", "2024-10-01T00:00:00")
     assert _ingest("rst", right, *t1) == 0  # gross, flags forgotten
     assert _ingest("rst", right, *FLAGS, *t1) == 0  # the same file, flags added: restated net
-    net = sorted(r.revenue for r in _records(mesh["memory"], "rst"))
+    net = sorted(r.revenue for r in stored_records(mesh["memory"], "rst"))
     wrong = tmp_path / "wrong.csv"
     wrong.write_text(ROWS.replace("70034.39", "99999.99").replace(",119\n", ",999\n"))
     assert _ingest("rst", wrong, *FLAGS, "--pulled-at", "2024-10-02T00:00:00") == 0
@@ -34,4 +35,4 @@ def test_restore_after_a_tax_restatement(
     assert _ingest("rst", right, *FLAGS, "--restore-replaced", "--pulled-at",
                    "2024-10-03T00:00:00") == 0  # fmt: skip
     capsys.readouterr()
-    assert sorted(r.revenue for r in _records(mesh["memory"], "rst")) == pytest.approx(net)
+    assert sorted(r.revenue for r in stored_records(mesh["memory"], "rst")) == pytest.approx(net)
