@@ -530,11 +530,11 @@ class AggregateQuery:
 
 _EPOCH = dt.date(1970, 1, 1)
 _AGG_COLUMNS = ("spend", "impressions", "conversions", "revenue", "records")
+_Dated = (memory_pb.AggregateRecordsRequest | memory_pb.AggregateProductsRequest
+          | memory_pb.DeleteRecordsRequest)  # fmt: skip
 
 
-def _day_span(
-    request: memory_pb.AggregateRecordsRequest | memory_pb.AggregateProductsRequest,
-) -> tuple[int | None, int | None]:
+def _day_span(request: _Dated) -> tuple[int | None, int | None]:
     """The request's optional date_range as days since 1970-01-01 (None: unbounded)."""
     if not request.HasField("date_range"):
         return None, None

@@ -10,11 +10,12 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 
 from memory_svc.accounts import AccountSummary, Deletion, DeletionFilter
+from memory_svc.convert import _day_span
 from memory_svc.errors import InvalidQuery
 from mesh.runtime.exceptions import FieldViolation, InvalidInput
 from mesh.runtime.frames import enum_name
 from mesh.runtime.frames.enums import enum_value
-from mesh.runtime.protoconv import date_from_proto, date_to_proto, require_org
+from mesh.runtime.protoconv import date_to_proto, require_org
 
 __all__ = [
     "DeleteQuery",
@@ -43,11 +44,6 @@ class DeleteQuery:
     dry_run: bool
 
 
-def _day(date: common_pb.Date, field: str) -> int | None:
-    day = date_from_proto(date, field, required=False)
-    return None if day is None else (day - _EPOCH).days
-
-
 def delete_request(request: memory_pb.DeleteRecordsRequest) -> DeleteQuery:
     """The request's org and filter; InvalidInput naming the field for a bad one, for no
     filter without all_records, and for all_records beside a filter."""
@@ -58,12 +54,7 @@ def delete_request(request: memory_pb.DeleteRecordsRequest) -> DeleteQuery:
         if source == "unknown":
             raise InvalidQuery(f"{request.source} is not a data source", field="source")
     account = request.account_id if request.HasField("account_id") else None
-    start = end = None
-    if request.HasField("date_range"):
-        start = _day(request.date_range.start_date, "date_range.start_date")
-        end = _day(request.date_range.end_date, "date_range.end_date")
-        if start is not None and end is not None and end < start:
-            raise InvalidQuery("date_range.end_date precedes start_date", field="date_range")
+    start, end = _day_span(request)
     flt = DeletionFilter(source, account, start, end)
     if flt.is_empty() and not request.all_records:
         raise InvalidInput(
