@@ -77,11 +77,14 @@ def names_in(
             ends.insert(i, b)
             word = m.group(0)
             digits = any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
-            if whole and not digits and reads(word) and _prose(word, reads):
-                rest = text[:a] + " " * (b - a) + text[b:]
-                if not (claims(rest[b:]) or _CAUSE_BEFORE.search(text[:a])):
-                    continue
-            found.append(Named(a, b, word, digits or (whole and reads(word))))
+            read = whole and not digits and reads(word)
+            if (
+                read
+                and _prose(word, reads)
+                and not (claims(text[b:]) or _CAUSE_BEFORE.search(text[:a]))
+            ):
+                continue
+            found.append(Named(a, b, word, digits or read))
     return sorted(found, key=lambda n: n.start)
 
 
