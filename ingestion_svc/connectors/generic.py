@@ -171,14 +171,12 @@ def _local(written: np.ndarray, zone: str) -> list[str | None]:
     local date-time of the account's zone, whose day is the row's (as Shopify's order times
     are dated); other values as written. Such times were refused, the whole file (R34 F5).
     A batch whose every zoned time is midnight UTC holds dates (JavaScript's and pandas'
-    "2024-01-05T00:00:00.000Z"): each keeps the date written (V1 F2) — when it holds two or
-    more; one alone is an instant, as in the rest of its file (V3 F2: an order at 00:00Z sent
-    in a batch of its own was dated a day late and replaced the next day's row)."""
+    "2024-01-05T00:00:00.000Z"): each keeps the date written (V1 F2; two or more of them:
+    mesh.runtime.zoned_times.utc_midnights)."""
     values: list[str | None] = written.tolist()
-    zoned = sum(1 for v in values if v is not None and ZONED.fullmatch(v))
-    if not zoned:
+    if not any(v is not None and ZONED.fullmatch(v) for v in values):
         return values
-    if zoned >= 2 and utc_midnights(values):
+    if utc_midnights(values):
         return [v[:10] if v is not None and ZONED.fullmatch(v) else v for v in values]
     return [(local_time(v, zone) or v) if v is not None else None for v in values]
 

@@ -69,12 +69,14 @@ def local_time(value: str, zone: str) -> str | None:
 
 def utc_midnights(values: Iterable[Any]) -> bool:
     """Whether a date column's times with a zone are dates written as midnight UTC: it has
-    some, and each is exactly 00:00 UTC. Their day is then the date written, in any account
-    zone; a column with any other time holds instants, each dated in the account's zone."""
-    found = False
+    two or more, and each is exactly 00:00 UTC. Their day is then the date written, in any
+    account zone; a column with any other time holds instants, each dated in the account's
+    zone, and so is one such time alone (an order at 00:00Z: V3 F2), wherever the column is
+    judged (a file by the CLI and SDK, a batch by ingestion)."""
+    found = 0
     for value in values:
         if isinstance(value, str) and ZONED.fullmatch(value):
             if _UTC_MIDNIGHT.fullmatch(value) is None:
                 return False
-            found = True
-    return found
+            found += 1
+    return found >= 2
