@@ -183,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m memory_svc.bulk_import``: import a file (or stdin) into a data dir."""
     from mesh.runtime.config import add_data_dir_argument
     from mesh.runtime.main import PRIVATE_UMASK
+    from mesh.runtime.supervised import die_with_supervisor
+
+    die_with_supervisor()  # when the CLI started it (``liftos memory import``)
 
     ap = argparse.ArgumentParser(
         prog="python -m memory_svc.bulk_import", description=__doc__.split("\n\n")[0]

@@ -19,17 +19,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import signal
-import subprocess
 import sys
 import threading
 from types import FrameType
 from typing import Any
 
 from mesh.cli import memory_accounts
-from mesh.cli.processes import _die_with
 from mesh.runtime.config import add_data_dir_argument
+from mesh.runtime.supervised import spawn
 
 # Signals the CLI passes on to the importer (a terminal's Ctrl-C, a job runner's stop).
 FORWARDED = (signal.SIGINT, signal.SIGTERM)
@@ -61,9 +59,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     # rather than twice (from the terminal and forwarded), which would cut short its saving of
     # the indexes. Not when it reads a terminal itself: a background group may not.
     reads_tty = args.input == "-" and sys.stdin.isatty()
-    child = subprocess.Popen(
-        argv, preexec_fn=_die_with(os.getpid()), process_group=None if reads_tty else 0
-    )
+    child = spawn(argv, process_group=None if reads_tty else 0)
 
     def forward(signum: int, frame: FrameType | None) -> None:
         if reads_tty and signum == signal.SIGINT:

@@ -9,12 +9,12 @@ With ``metrics_port``, instance i (in start order) serves its Prometheus metrics
 ``metrics_port + i``.
 
 Each service dies with the supervisor: on Linux it gets SIGTERM when ``liftos up`` ends, even by
-SIGKILL (``PR_SET_PDEATHSIG``), and drains as on Ctrl-C (causal stopping its workers).
+SIGKILL (``PR_SET_PDEATHSIG``, armed by the child: :mod:`mesh.runtime.supervised`), and drains
+as on Ctrl-C (causal stopping its workers).
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import socket
@@ -27,35 +27,13 @@ from typing import Any
 
 from mesh.runtime.channels import sync_channel
 from mesh.runtime.config import DEFAULT_PORTS, SERVICES, replicas_target
+from mesh.runtime.supervised import spawn
 
 # Dependency order: a service's peers start before it.
 START_ORDER = ("memory", "ingestion", "causal", "llm", "surfacing")
 # Services that keep no state of their own in memory: any replica can answer any call.
 STATELESS = ("ingestion", "causal", "llm", "surfacing")
 REPLICA_PORT_STEP = 100
-
-
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def _die_with(parent: int) -> Callable[[], None] | None:
-    """A ``preexec_fn`` that makes the child get SIGTERM when ``parent`` (the supervisor) dies,
-    even by SIGKILL (Linux ``PR_SET_PDEATHSIG``): no service is left orphaned on the data dir.
-    SIGTERM, not SIGKILL: the service drains and saves as on Ctrl-C (memory its indexes,
-    causal stops its worker processes). None where the platform has no prctl."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-
-    def arm() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        if os.getppid() != parent:  # the supervisor died before the line above
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return arm
 
 
 class PortsInUse(RuntimeError):
@@ -210,10 +188,9 @@ class Mesh:
         if metrics_port is not None:
             argv += ["--metrics-port", str(metrics_port)]
         argv += self.extra_args.get(service, [])
-        self.procs[name] = subprocess.Popen(
-            argv, env={**env, **self._tls_env(service)}, stdout=log, stderr=subprocess.STDOUT,
-            preexec_fn=_die_with(os.getpid()),
-        )  # fmt: skip
+        self.procs[name] = spawn(
+            argv, {**env, **self._tls_env(service)}, stdout=log, stderr=subprocess.STDOUT
+        )
         log.close()  # the child holds its own copy
 
     def kill(self, name: str) -> None:

@@ -13,6 +13,7 @@ from mesh.runtime import tracing
 from mesh.runtime.config import ServerConfig, add_server_arguments, server_config_from_args
 from mesh.runtime.server import InsecureTransport, ServiceBinding, check_transport, serve
 from mesh.runtime.storage import StorageUnwritable, check_writable
+from mesh.runtime.supervised import die_with_supervisor
 
 Build = Callable[[ServerConfig], tuple[Sequence[ServiceBinding], Callable[[], Awaitable[None]]]]
 
@@ -36,6 +37,7 @@ def run_service(
 ) -> None:
     """``parents``: parsers (``add_help=False``) of the service's own flags, so ``--help``
     lists them with the common ones; the service reads their values itself."""
+    die_with_supervisor()  # when ``liftos up`` started it
     os.umask(PRIVATE_UMASK)
     parser = argparse.ArgumentParser(
         prog=f"python -m {service}_svc",

@@ -208,11 +208,16 @@ def test_in_process_services_write_private_files(tmp_path: Path) -> None:
 def test_a_service_process_writes_private_files(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ingestion_svc", "--port", "0", "--data-dir", str(data)],
-        cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True,
-        preexec_fn=lambda: os.umask(0o022),
-    )  # fmt: skip
+    # a permissive umask inherited, set here rather than in a preexec_fn: that would fork()
+    # with gRPC's fork handlers, which can abort the child (tests/runtime/test_supervised.py)
+    before = os.umask(0o022)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ingestion_svc", "--port", "0", "--data-dir", str(data)],
+            cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+    finally:
+        os.umask(before)
     try:
         assert proc.stderr is not None
         for line in proc.stderr:
