@@ -19,7 +19,7 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 
 from ingestion_svc import batch_parts, rejection_list
 from ingestion_svc.calendar import supported_countries
-from ingestion_svc.convert.struct_numbers import exact_numbers, inexact_key, key_paths
+from ingestion_svc.convert.struct_numbers import exact_numbers, inexact_key, json_keys, key_paths
 from ingestion_svc.convert.text import COUNTRY, MAX_TEXT, text_bound
 from ingestion_svc.currencies import ISO_4217
 from ingestion_svc.errors import BatchTooLarge, InvalidIngestRequest
@@ -412,10 +412,15 @@ def ingest_batch(
         currency_code=m.currency_code,
         channel=m.channel,
     )
-    structured, structured_raw, struct_rejections = struct_rows(
-        request.rows, key_paths(source, mapping)
-    )
+    keys = key_paths(source, mapping)
+    structured, structured_raw, struct_rejections = struct_rows(request.rows, keys)
     parsed, raw, rejections = parse_json_rows(request.json_rows, first_index=len(structured))
+    # an id written as a float literal reads as the Struct path reads it (whole within 2^53:
+    # the integer; past it, or with a fraction: the row's rejection naming the field)
+    for k, row in enumerate(parsed):
+        if row is not None and keys and (bad := json_keys(len(structured) + k, row, keys)):
+            parsed[k] = None
+            rejections.append(bad)
     return RawBatch(
         org_id=request.org_id,
         source=source,

@@ -3,7 +3,8 @@ double), as a Go/TS/grpcurl client sends them (s18 R32): an id within 2^53 is st
 same text ``json_rows`` gives it ("27965069839", not "27965069839.0"); an id past 2^53 (a
 TikTok/Meta id) is its row's rejection naming the field and the fix, where it used to be
 rounded so that two campaigns merged and one's spend was replaced as a "restatement". Through
-a real ingestion + memory pair, against the same rows sent as ``json_rows``."""
+a real ingestion + memory pair, against the same rows sent as ``json_rows``; and ids written
+as JSON float literals in ``json_rows`` (1.7e18, 27965069839.0), read by the same rule."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 import sim
-from ingestion_svc.convert.struct_numbers import exact_numbers, inexact_key
+from ingestion_svc.convert.struct_numbers import exact_numbers, inexact_key, json_keys
+from ingestion_svc.parse import parse_json_rows
 from tests.ingestion.conftest import clean_line
 
 ORG = "structs"
@@ -133,3 +135,52 @@ def test_nested_key_paths_and_fractions() -> None:
     frac = inexact_key(0, exact_numbers({"geo": 501.5}), ("geo",))
     assert frac is not None and "fraction" in frac.message
     assert inexact_key(0, exact_numbers({"geo": "501.5", "spend": 2.0**60}), ("geo",)) is None
+
+
+def test_json_float_ids_are_read_as_the_struct_path_reads_them(services) -> None:  # type: ignore[no-untyped-def]
+    """A JSON float literal in a key field of ``json_rows`` (a JS client's JSON.stringify of a
+    double, a pandas export of an id column with gaps): a whole one within 2^53 is the same
+    campaign (and geo) as its integer, not the text "27965069839.0"; one past 2^53 has lost
+    its last digits and refuses its row naming the field, while the batch's other rows land."""
+    lines = [
+        '{"date": "2024-09-15", "campaign_id": 27965069839.0, "campaign_name": "Spark Ads", '
+        '"geo": "CA", "spend": 10.0, "channel": "tiktok"}',
+        '{"date": "2024-09-16", "campaign_id": 27965069839, "campaign_name": "Spark Ads", '
+        '"geo": "CA", "spend": 20.5, "channel": "tiktok"}',
+        '{"date": "2024-09-17", "campaign_id": 1.7e18, "campaign_name": "Other", '
+        '"geo": "CA", "spend": 30.0, "channel": "tiktok"}',
+        '{"date": "2024-09-18", "campaign_id": "1717286153417985487", "campaign_name": "Other", '
+        '"geo": "CA", "spend": 40.0, "channel": "tiktok"}',
+    ]
+    ack = _send(services, "jf", mapping=MEDIA, json_rows=lines)
+    assert (ack.accepted_count, ack.rejected_count) == (3, 1), ack
+    (why,) = ack.rejections
+    assert (why.row_index, why.field) == (2, "campaign_id")
+    assert why.reason == ingestion_pb.REJECTION_REASON_MALFORMED
+    assert "2^53" in why.message and "send ids as strings" in why.message, why.message
+    by_day = {r.timestamp.ToDatetime().day: r for r in _stored(services)}
+    assert sorted(by_day) == [15, 16, 18]
+    assert by_day[15].campaign_id == by_day[16].campaign_id == str(SMALL)
+    # a numeric geo (a DMA) written as a float is the geo its integer is
+    orders = ingestion_pb.ColumnMapping(date="date", geo="dma", conversions="orders",
+                                        revenue="revenue")  # fmt: skip
+    account = ingestion_pb.AccountInfo(account_id="geo-acct", timezone="America/New_York",
+                                       currency_code="USD")  # fmt: skip
+    dma = _send(services, "jg", source=common_pb.DATA_SOURCE_GENERIC, account=account,
+                mapping=orders, json_rows=[
+                    '{"date": "2024-09-15", "dma": 501.0, "orders": 5, "revenue": 100.25}',
+                    '{"date": "2024-09-16", "dma": 501, "orders": 4, "revenue": 80.0}'])  # fmt: skip
+    assert dma.accepted_count == 2, dma
+    assert {r.geo for r in _stored(services) if r.revenue} == {"501"}
+    assert by_day[18].campaign_id == "1717286153417985487"
+    assert by_day[15].spend == 10.0 and by_day[16].spend == 20.5  # amounts as sent
+
+
+def test_a_json_float_id_with_a_fraction_is_refused() -> None:
+    rows, _, _ = parse_json_rows(['{"geo": 501.5, "campaign_id": 7.0, "spend": 2.0}'])
+    row = rows[0]
+    assert row is not None
+    bad = json_keys(4, row, ("campaign_id", "geo"))
+    assert bad is not None and (bad.row_index, bad.field) == (4, "geo")
+    assert "fraction" in bad.message
+    assert row["campaign_id"] == 7 and type(row["campaign_id"]) is int and row["spend"] == 2.0
