@@ -58,6 +58,7 @@ import pandas as pd
 from scipy import stats
 
 from causal_svc.errors import InsufficientData
+from causal_svc.experiment_units import unit_matches
 from causal_svc.record_tables import FIRST_PARTY_SOURCE
 
 __all__ = [
@@ -130,13 +131,6 @@ def _dose(window: float, pre_daily: float, days: int) -> float:
     return window / bau
 
 
-def _matches(geo: pd.Series, units: tuple[str, ...]) -> pd.Series:
-    """A geo matches a unit spelled fully ("US-TX") or as its subdivision ("TX")."""
-    wanted = {u.upper() for u in units}
-    g = geo.astype(str).str.upper()
-    return g.isin(wanted) | g.str.rsplit("-", n=1).str[-1].isin(wanted)
-
-
 def with_arms_from_records(experiment: GeoExperiment, records: pd.DataFrame) -> GeoExperiment:
     """The experiment with its arms read from the records' assignment when the registry
     assigned geos by hashing (no explicit unit lists)."""
@@ -157,8 +151,8 @@ def arm_spend(records: pd.DataFrame, experiment: GeoExperiment, outcome: str) ->
     day = pd.to_datetime(records["local_date"])
     start, end = pd.Timestamp(experiment.start), pd.Timestamp(experiment.end)
     window, pre = (day >= start) & (day <= end), day < start
-    treated = _matches(records["geo"], experiment.treatment_units)
-    control = _matches(records["geo"], experiment.control_units)
+    treated = unit_matches(records["geo"], experiment.treatment_units)
+    control = unit_matches(records["geo"], experiment.control_units)
     first_party = records["data_source"].astype(str).eq(FIRST_PARTY_SOURCE)
     media = ~first_party & records["channel"].astype(str).eq(experiment.channel)
     spend = records["spend"].to_numpy(np.float64)

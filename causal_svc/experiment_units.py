@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 
 import holidays
+import numpy as np
 import pandas as pd
 
 from mesh.runtime.exceptions import FailedPrecondition
@@ -25,10 +26,20 @@ UNMATCHED_REASON = "EXPERIMENT_UNIT_UNMATCHED"
 
 
 def unit_matches(values: pd.Series, units: tuple[str, ...]) -> pd.Series:
-    """A geo matches a unit spelled either fully ("US-TX") or as its subdivision ("TX")."""
-    wanted = set(units)
-    suffix = values.astype(str).str.rsplit("-", n=1).str[-1]
-    return values.isin(wanted) | suffix.isin(wanted)
+    """A geo matches a unit spelled either fully ("US-TX") or as its subdivision ("TX"), in
+    any case and Unicode form ("tx", "us-tx"): ISO 3166 codes are case-insensitive, and a
+    geo's name is the same place however it is capitalised. The one rule for the arms an
+    estimate reads (:mod:`causal_svc.record_tables`) and the spend a lift test reads
+    (:mod:`causal_svc.experiment_result`), which disagreed on case ("tx" matched US-TX in one
+    and was refused in the other)."""
+    wanted = {_fold(u) for u in units}
+    # each distinct geo folded once: a panel holds a few dozen geos over many rows
+    codes, geos = pd.factorize(values.astype(str))
+    hit = np.array(
+        [(f := _fold(g)) in wanted or f.rsplit("-", 1)[-1] in wanted for g in geos] + [False],
+        dtype=bool,
+    )  # the last: a missing geo (code -1) matches no unit
+    return pd.Series(hit[codes], index=values.index)
 
 
 def _fold(text: str) -> str:
@@ -48,9 +59,10 @@ def _region_names(country: str) -> Mapping[str, str]:
 
 
 def suggested_geo(unit: str, geos: Iterable[str]) -> str | None:
-    """The one geo an unmatched unit plainly means: the same text in another case or Unicode
-    form ("by" → "DE-BY"), or a region name the geo's country calls by that code ("Bayern" →
-    "DE-BY"); None where there is none or more than one."""
+    """The one geo an unmatched unit plainly means: a region name the geo's country calls by
+    that code ("Bayern" → "DE-BY"), or the same text in another case or Unicode form ("by" →
+    "DE-BY", which :func:`unit_matches` matches already); None where there is none or more
+    than one."""
     geos = sorted(set(geos))
     folded = _fold(unit)
     same = {g for g in geos if folded in (_fold(g), _fold(g.rsplit("-", 1)[-1]))}

@@ -22,8 +22,10 @@ from causal_svc.experiment_result import (
     lift_from_records,
     measured_lift,
 )
+from causal_svc.experiment_units import require_arms_found, unit_matches
 from causal_svc.jobs import RecordsData, run_estimate
 from causal_svc.record_tables import Aggregation, ExperimentDesign
+from mesh.runtime.exceptions import FailedPrecondition
 from mesh.runtime.frames import records_to_frame
 from mesh.runtime.money import FxSeries, MixedCurrencies, spend_in_outcome_currency
 from tests.causal.attribution import world as analyst
@@ -185,6 +187,31 @@ def test_a_negative_holdout_estimate_stays_negative_evidence() -> None:
     wire.ClearField("spend")  # the same numbers in PyMC-Marketing's convention: a go-dark
     dark = convert.lift_test(wire, "x")
     assert dark.gain == pytest.approx(40.0) and dark.counterfactual_spend == pytest.approx(600.0)
+
+
+def test_units_in_another_case_read_the_same_arms() -> None:
+    """The lift test's arms are read with the estimate's own rule
+    (experiment_units.unit_matches): "ca", "us-tx", "Ny" are US-CA, US-TX and US-NY, as the
+    registry's units and the estimate read them."""
+    frame = _records(treated_spend=(60.0, 60.0), control_spend=(30.0, 15.0))
+    cased = GeoExperiment("exp", "meta", GEO.start, GEO.end, ("ca", "us-tx"), ("Ny", "fl"))
+    for design in (GEO, cased):
+        spend = arm_spend(frame, design, "revenue")
+        assert spend == arm_spend(frame, GEO, "revenue")
+    assert arm_spend(frame, cased, "revenue").treated_window == pytest.approx(600.0)
+
+
+def test_one_unit_rule_for_the_estimate_and_the_lift_test() -> None:
+    """Both call sites share one matcher, case-insensitive (ISO 3166 codes and region names
+    are the same place in any case): "tx" is US-TX for the estimate's arms as it is for the
+    lift test's spend, where the estimate refused it before."""
+    geos = pd.Series(["US-TX", "US-CA", "DE-BY", "London"])
+    assert unit_matches(geos, ("tx", "Us-Ca", "by", "LONDON")).tolist() == [True] * 4
+    assert unit_matches(geos, ("TX",)).tolist() == [True, False, False, False]
+    assert unit_matches(geos, ("US",)).tolist() == [False] * 4  # a country is no subdivision
+    require_arms_found("e", {"treatment": ("tx",), "control": ("ca",)}, geos, GEO.start, GEO.end)
+    with pytest.raises(FailedPrecondition, match="treatment unit 'texas'"):
+        require_arms_found("e", {"treatment": ("texas",)}, geos, GEO.start, GEO.end)
 
 
 def test_no_spend_contrast_is_no_lift_test() -> None:

@@ -58,15 +58,25 @@ def test_a_unit_no_geo_matches_is_refused_naming_the_spelling(mesh) -> None:  # 
     e = _estimate(mesh, "spelled")
     assert (e.n_treated, e.n) == (3, 6 * 58)  # 3 vs 3 geos, 2024-10-03 .. 2024-11-29
 
-    _register(mesh, "named", ["CA", "US-FL", "GA"], ["Illinois", "NY", "oh"])
+    _register(mesh, "named", ["CA", "US-FL", "GA"], ["Illinois", "NY", "Ohio"])
     with pytest.raises(grpc.RpcError) as caught:
         _estimate(mesh, "named")
     assert caught.value.code() is grpc.StatusCode.FAILED_PRECONDITION
     message = caught.value.details()
     assert "control unit 'Illinois' (write it as 'US-IL')" in message
-    assert "control unit 'oh' (write it as 'US-OH')" in message
+    assert "control unit 'Ohio' (write it as 'US-OH')" in message
     assert "match none of the 8 geos" in message and "'US-WA'" in message
     assert "register the experiment again under a new id" in message
+
+
+def test_a_unit_in_another_case_is_its_geo(mesh) -> None:  # noqa: F811
+    """ "oh", "us-fl", "Ga" are US-OH, US-FL and US-GA (ISO codes and names are the same place
+    in any case), as the lift test recorded from the estimate reads them: the estimate refused
+    "oh" while experiment_result matched it (one rule now, experiment_units.unit_matches)."""
+    _register(mesh, "cased", ["ca", "us-fl", "Ga"], ["il", "NY", "oh"])
+    e = _estimate(mesh, "cased")
+    assert (e.n_treated, e.n) == (3, 6 * 58)
+    assert e.point_estimate == _estimate(mesh, "spelled").point_estimate
 
 
 def test_every_unit_unmatched_names_them_not_the_treatment_column(mesh) -> None:  # noqa: F811
