@@ -32,6 +32,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -40,6 +41,7 @@ from liftos.v1 import memory_pb2, memory_pb2_grpc
 
 from memory_svc import data_dir_lock
 from memory_svc.convert import payload_currencies, payload_measures, payload_skus
+from memory_svc.convert.accounts import payload_accounts
 from memory_svc.engine import MemoryEngine, MemorySettings
 from memory_svc.faiss_index import IndexManager, IndexSettings
 from memory_svc.postgres import PostgresRecordStore, is_postgres_url
@@ -147,7 +149,7 @@ def open_store(url: str, root: Path, settings: MemorySettings | None = None) -> 
     check_store_url(url)
     if is_postgres_url(url):
         pg = PostgresRecordStore(url)
-        _backfill_currencies(pg)
+        _backfill_columns(pg)
         return pg
     settings = settings or MemorySettings()
     store = SQLiteRecordStore(
@@ -158,20 +160,27 @@ def open_store(url: str, root: Path, settings: MemorySettings | None = None) -> 
     filled = store.backfill_measures(payload_measures)
     if filled:
         _LOGGER.info("measures backfilled for %d records stored before the table existed", filled)
-    _backfill_currencies(store)
+    _backfill_columns(store)
     return store
 
 
-def _backfill_currencies(store: SQLiteRecordStore | PostgresRecordStore) -> None:
-    """A store from before ``measures.currency`` gets its records' currencies from their
-    payloads, once (``backfill_currencies``); one from before ``product_records.sku`` its
-    catalogue rows' SKUs (``backfill_skus``)."""
+def _backfill_columns(store: SQLiteRecordStore | PostgresRecordStore) -> None:
+    """A store from before a column gets it filled from the stored payloads, once each:
+    ``measures.currency`` (``backfill_currencies``), ``product_records.sku`` of the catalogue
+    rows (``backfill_skus``) and ``measures.account_id`` (``backfill_accounts``)."""
     filled = store.backfill_currencies(payload_currencies)
     if filled:
         _LOGGER.info("currency filled for %d records stored before the column existed", filled)
     filled = store.backfill_skus(payload_skus)
     if filled:
         _LOGGER.info("sku filled for %d catalogue rows stored before the column existed", filled)
+    started = time.monotonic()
+    filled = store.backfill_accounts(payload_accounts)
+    if filled:
+        _LOGGER.info(
+            "account_id filled for %d records stored before the column existed, in %.1fs "
+            "(ListAccounts and DeleteRecords read it)", filled, time.monotonic() - started,
+        )  # fmt: skip
 
 
 def open_engine(

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from memory_svc.accounts import AccountSummary, DecodeAccounts, Deletion, DeletionFilter
+from memory_svc.accounts import AccountSummary, Deletion, DeletionFilter
 from memory_svc.embedding import CausalEmbedder, Embedders
 from memory_svc.errors import InvalidQuery, NoProductRecords, OrgNotFound
 from memory_svc.faiss_index import IndexManager, IndexSettings, Recovery
@@ -204,13 +204,10 @@ class MemoryEngine:
         them in order, ``parts[j]`` rows each; one outcome per batch."""
         return self._writer.write_group(org_id, frame, given_vectors, serialise, parts)
 
-    def delete_records(
-        self, org_id: str, flt: DeletionFilter, decode: DecodeAccounts, *, dry_run: bool
-    ) -> Deletion:
+    def delete_records(self, org_id: str, flt: DeletionFilter, *, dry_run: bool) -> Deletion:
         """Delete the org's records ``flt`` picks, everything derived from them with them
-        (``memory_svc.sqlite_delete``), and their search index entries; ``decode`` reads
-        stored payloads' account ids. Writes wait meanwhile (the writer's lock), so the
-        index follows the store as it does a commit.
+        (``memory_svc.sqlite_delete``), and their search index entries. Writes wait
+        meanwhile (the writer's lock), so the index follows the store as it does a commit.
 
         Raises
         ------
@@ -221,7 +218,7 @@ class MemoryEngine:
             raise OrgNotFound(org_id)
         now_us = int(time.time() * 1e6)
         with self._writer.lock:
-            done = self.store.delete_records(org_id, flt, decode, dry_run=dry_run, now_us=now_us)
+            done = self.store.delete_records(org_id, flt, dry_run=dry_run, now_us=now_us)
             if done.dry_run or not len(done.removed_seqs):
                 return done
             state = self.store.org_state(org_id)
@@ -234,7 +231,7 @@ class MemoryEngine:
     # --------------------------------------------------------------------- read
 
     def accounts_page(
-        self, org_id: str, decode: DecodeAccounts, *, page_size: int = 0, page_token: str = ""
+        self, org_id: str, *, page_size: int = 0, page_token: str = ""
     ) -> tuple[list[AccountSummary], int, str]:
         """A page of the org's accounts in (source, account_id) order, the org's record
         count, and the next page's token ("" after the last; it opens for this org only).
@@ -254,7 +251,7 @@ class MemoryEngine:
             after = (str(key[1]), str(key[2]))
         if self.record_count(org_id) == 0:
             raise OrgNotFound(org_id)
-        every = self.store.accounts(org_id, decode)
+        every = self.store.accounts(org_id)
         total = sum(a.record_count for a in every)
         rest = [a for a in every if after is None or (a.source, a.account_id) > after]
         page = rest[:size]

@@ -213,7 +213,6 @@ class MemoryService(memory_grpc.MemoryServiceServicer):
         page, total, token = await asyncio.to_thread(
             self._engine.accounts_page,
             org,
-            account_convert.payload_accounts,
             page_size=request.page_size,
             page_token=request.page_token,
         )
@@ -227,7 +226,6 @@ class MemoryService(memory_grpc.MemoryServiceServicer):
             self._engine.delete_records,
             q.org_id,
             q.filter,
-            account_convert.payload_accounts,
             dry_run=q.dry_run,
         )
         return account_convert.delete_response(done)

@@ -27,8 +27,8 @@ SumsLog = dict[str, list[tuple]]  # type: ignore[type-arg]
 # added (memory_svc.sqlite_upgrade), not the schema's.
 MEASURES_INSERT = (
     "INSERT INTO measures (seq, org_id, day, geo, source, channel, campaign_id, spend, "
-    "impressions, conversions, revenue, currency, unreported) VALUES "
-    "(?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    "impressions, conversions, revenue, currency, unreported, account_id) VALUES "
+    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 
 
@@ -59,7 +59,7 @@ def _add_measures(
     """The batch's measures rows, and their numbers added to the sums tables."""
     m = np.nan_to_num(np.asarray(b.measures, dtype=np.float64))
     rows = zip(seqs, [b.org_id] * len(seqs), b.days, b.geos, b.sources, b.channels,
-               b.campaign_ids, *m.T.tolist(), b.currencies, b.unreported,
+               b.campaign_ids, *m.T.tolist(), b.currencies, b.unreported, b.account_ids,
                strict=True)  # fmt: skip
     db.executemany(MEASURES_INSERT, rows)
     if seqs:

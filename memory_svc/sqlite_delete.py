@@ -2,8 +2,8 @@
 ``SQLiteRecordStore``).
 
 A deletion is one write transaction (``BEGIN IMMEDIATE`` under the store's write lock, as a
-commit): the candidates are read and picked by account inside it, so no write lands between
-the choice and the removal, and a Scan's snapshot (a read transaction begun before) keeps
+commit): the records are chosen inside it (``measures`` by org, account, source and days:
+``memory_svc.accounts``), so no write lands between the choice and the removal, and a Scan's snapshot (a read transaction begun before) keeps
 reading the records as they were. Everything derived from the records goes with them: the
 payload, vector, measures, product and region rows; the sums tables, recomputed from the
 measures left for the days and sources the deleted records had (not decremented: a sum whose
@@ -26,15 +26,12 @@ from typing import Any, Protocol
 import numpy as np
 
 from memory_svc.accounts import (
+    ACCOUNTS,
     AccountSummary,
-    DecodeAccounts,
     Deletion,
     DeletionFilter,
-    Fetch,
-    Summaries,
-    candidate_pages,
-    pick,
-    summarize,
+    chosen_sql,
+    summaries,
 )
 from memory_svc.graph import GraphDelta
 from memory_svc.key_seqs import KeyMap
@@ -57,28 +54,18 @@ class _Store(Protocol):
     def _read(self) -> sqlite3.Connection: ...
 
 
-def _fetch(db: sqlite3.Connection) -> Fetch:
-    """Rows of a query on ``db``."""
-    return lambda sql, params: db.execute(sql, params).fetchall()
-
-
 class SQLiteAccounts:
     """An org's accounts and its records' deletion (mixed into ``SQLiteRecordStore``)."""
 
-    def accounts(self: _Store, org_id: str, decode: DecodeAccounts) -> list[AccountSummary]:
-        """The org's current records per (source, account), read in one transaction."""
-        db = self._read()
-        db.execute("BEGIN")
-        try:
-            return summarize(candidate_pages(_fetch(db), org_id, DeletionFilter()), decode)
-        finally:
-            db.execute("COMMIT")
+    def accounts(self: _Store, org_id: str) -> list[AccountSummary]:
+        """The org's current records per (source, account)."""
+        where, params = chosen_sql(org_id, DeletionFilter())
+        return summaries(self._read().execute(ACCOUNTS.format(where=where), params).fetchall())
 
     def delete_records(
         self: _Store,
         org_id: str,
         flt: DeletionFilter,
-        decode: DecodeAccounts,
         *,
         dry_run: bool,
         now_us: int,
@@ -89,11 +76,9 @@ class SQLiteAccounts:
             db = self._writer
             db.execute("BEGIN IMMEDIATE")
             try:
-                sums = Summaries()
-                pages = candidate_pages(_fetch(db), org_id, flt)
-                picked = [pick(page, flt, decode, sums) for page in pages]
-                seqs = np.concatenate(picked) if picked else np.zeros(0, np.int64)
-                _doomed(db, seqs)
+                seqs = _doomed(db, org_id, flt)
+                accounts = summaries(db.execute(
+                    ACCOUNTS.format(where="m.seq IN (SELECT seq FROM doomed)")).fetchall())  # fmt: skip
                 history = _history(db, org_id, delete=not dry_run)
                 state = db.execute(
                     "SELECT record_count, checksum, max_seq FROM orgs WHERE org_id = ?", (org_id,)
@@ -101,7 +86,7 @@ class SQLiteAccounts:
                 count, checksum, max_seq = state if state else (0, 0, 0)
                 if dry_run or not len(seqs):
                     db.execute("ROLLBACK")
-                    return Deletion(seqs, history, sums.result(), count, max_seq, dry_run)
+                    return Deletion(seqs, history, accounts, count, max_seq, dry_run)
                 max_seq = _remove(db, org_id, seqs, now_us)
                 count -= len(seqs)
                 db.execute(
@@ -121,14 +106,18 @@ class SQLiteAccounts:
                     keys.withdraw(seqs)
             with self._sums_lock:
                 self._sums.pop(org_id, None)
-        return Deletion(seqs, history, sums.result(), count, max_seq, False)
+        return Deletion(seqs, history, accounts, count, max_seq, False)
 
 
-def _doomed(db: sqlite3.Connection, seqs: np.ndarray) -> None:
-    """The picked seqs in a temporary table the statements below join on."""
+def _doomed(db: sqlite3.Connection, org_id: str, flt: DeletionFilter) -> np.ndarray:
+    """The seqs of the records ``flt`` picks, also put in a temporary table the statements
+    below join on."""
     db.execute("CREATE TEMP TABLE IF NOT EXISTS doomed (seq INTEGER PRIMARY KEY)")
     db.execute("DELETE FROM doomed")
-    db.executemany("INSERT INTO doomed VALUES (?)", ((s,) for s in seqs.tolist()))
+    where, params = chosen_sql(org_id, flt)
+    db.execute(f"INSERT INTO doomed SELECT m.seq FROM measures m WHERE {where}", params)
+    rows = db.execute("SELECT seq FROM doomed ORDER BY seq").fetchall()
+    return np.fromiter((r[0] for r in rows), np.int64, len(rows))
 
 
 # The history rows of the doomed records: the versions they replaced, by id or natural key.

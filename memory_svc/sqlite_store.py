@@ -33,10 +33,12 @@ from memory_svc.sqlite_scan import SQLiteScans, scan_page
 from memory_svc.sqlite_upgrade import (
     add_measures_columns,
     add_sku_column,
+    fill_accounts,
     fill_from_payloads,
     fill_measures,
     fill_skus,
     in_transaction,
+    mark_filled,
     rebuild_sums,
 )
 from memory_svc.store import (
@@ -579,7 +581,7 @@ class SQLiteRecordStore(SQLiteAccounts):
 
     def backfill_currencies(self, decode: Callable[[list[bytes]], list[str]]) -> int:
         """Once per database: fill ``measures.currency`` from the stored payloads for rows
-        that have none (a database from before the column: ``_add_currency_column`` gave
+        that have none (a database from before the column: ``add_measures_columns`` gave
         them ""), then recompute ``currency_day_sums`` from ``measures``; marked done in
         ``meta`` (``measures_currency``), so a record that names no currency is not decoded
         again at every start. ``decode`` gives each payload's currency_code. Returns how many
@@ -599,7 +601,7 @@ class SQLiteRecordStore(SQLiteAccounts):
 
             def rebuild() -> None:
                 rebuild_sums(db, "currency_day_sums", "currency")
-                db.execute("INSERT INTO meta VALUES ('measures_currency', 1)")
+                mark_filled(db, "measures_currency")
 
             in_transaction(db, rebuild)
             return filled
@@ -609,6 +611,13 @@ class SQLiteRecordStore(SQLiteAccounts):
         (``sqlite_upgrade.fill_skus``). Returns how many rows got one."""
         with self._write_lock:
             return fill_skus(self._writer, decode)
+
+    def backfill_accounts(self, decode: Callable[[list[bytes]], list[str]]) -> int:
+        """Once per database: ``measures.account_id`` of the rows stored before the column,
+        from their payloads (``sqlite_upgrade.fill_accounts``). Returns how many rows got
+        one."""
+        with self._write_lock:
+            return fill_accounts(self._writer, decode)
 
     def _forget_sums(self) -> None:
         with self._sums_lock:

@@ -1,6 +1,15 @@
 """Upgrading an SQLite record store in place: the columns a newer schema adds (and the
-one-off fills of ``measures`` and ``product_records.sku`` from the payloads), sums tables
-rebuilt from ``measures``, and the one-transaction wrapper they run in."""
+one-off fills of ``measures``, ``measures.account_id`` and ``product_records.sku`` from the
+payloads), sums tables rebuilt from ``measures``, and the one-transaction wrapper they run in.
+
+Several processes may open one database at the same moment (memory processes whose
+``--store`` names one SQLite file): a column is added after asking again inside a write
+transaction, and a fill is marked done with a row that a second marker leaves as it is, so
+the process that finds the work done meanwhile does nothing instead of failing ("duplicate
+column name", as causal's analysis store did in s18). A fill commits 5,000 rows at a time and
+takes only rows still without a value: a process killed in the middle leaves rows filled and
+the mark unset, and the next open fills the rest.
+"""
 
 from __future__ import annotations
 
@@ -8,48 +17,62 @@ import functools
 import sqlite3
 from collections.abc import Callable
 
+from memory_svc.accounts import INDEX as ACCOUNT_INDEX
 from memory_svc.sqlite_commit import MEASURES_INSERT
 from memory_svc.store_sql import REBUILD_SUMS
 from memory_svc.unreported import INDEX as UNREPORTED_INDEX
 from mesh.runtime.sqlite_db import transaction
 
 __all__ = [
-    "add_currency_column",
+    "add_column",
     "add_measures_columns",
     "add_sku_column",
+    "fill_accounts",
     "fill_from_payloads",
     "fill_measures",
     "fill_skus",
     "in_transaction",
+    "mark_filled",
     "rebuild_sums",
 ]
 
 
-def add_currency_column(db: sqlite3.Connection) -> None:
-    """A database from before ``measures.currency``: the column is added ("" = not known
-    yet; ``SqliteStore.backfill_currencies`` fills it from the payloads)."""
-    columns = {r[1] for r in db.execute("PRAGMA table_info(measures)")}
-    if "currency" not in columns:
-        db.execute("ALTER TABLE measures ADD COLUMN currency TEXT NOT NULL DEFAULT ''")
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    return {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+
+
+def add_column(db: sqlite3.Connection, table: str, column: str, declaration: str) -> None:
+    """``table`` gains ``column`` (``declaration``: its type and default) unless it has it;
+    asked again under the write lock, as another process opening the same database may have
+    added it between the first look and the ALTER."""
+    if column in _columns(db, table):
+        return
+    with transaction(db):
+        if column not in _columns(db, table):
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
 
 def add_measures_columns(db: sqlite3.Connection) -> None:
-    """The columns ``measures`` gained after release: ``currency``
-    (:func:`add_currency_column`) and ``unreported`` (0 on older rows: records stored before
-    the flag existed carry none), with the partial index of the unreported rows."""
-    add_currency_column(db)
-    columns = {r[1] for r in db.execute("PRAGMA table_info(measures)")}
-    if "unreported" not in columns:
-        db.execute("ALTER TABLE measures ADD COLUMN unreported INTEGER NOT NULL DEFAULT 0")
+    """The columns ``measures`` gained after release, with their indexes: ``currency`` (""
+    = not known yet; ``SQLiteRecordStore.backfill_currencies`` fills it from the payloads),
+    ``unreported`` (0 on older rows: records stored before the flag existed carry none) and
+    ``account_id`` ("" until ``backfill_accounts`` reads it from the payloads)."""
+    add_column(db, "measures", "currency", "TEXT NOT NULL DEFAULT ''")
+    add_column(db, "measures", "unreported", "INTEGER NOT NULL DEFAULT 0")
     db.execute(UNREPORTED_INDEX)
+    add_column(db, "measures", "account_id", "TEXT NOT NULL DEFAULT ''")
+    db.execute(ACCOUNT_INDEX)
 
 
 def add_sku_column(db: sqlite3.Connection) -> None:
     """A database from before ``product_records.sku`` (R9-F1): the column is added, "" until
     :func:`fill_skus` reads the catalogue rows' SKUs from their payloads."""
-    columns = {r[1] for r in db.execute("PRAGMA table_info(product_records)")}
-    if "sku" not in columns:
-        db.execute("ALTER TABLE product_records ADD COLUMN sku TEXT NOT NULL DEFAULT ''")
+    add_column(db, "product_records", "sku", "TEXT NOT NULL DEFAULT ''")
+
+
+def mark_filled(db: sqlite3.Connection, key: str) -> None:
+    """Mark the one-off fill ``key`` done (``meta``); a mark another process set first stays."""
+    db.execute("INSERT INTO meta VALUES (?, 1) ON CONFLICT(key) DO NOTHING", (key,))
 
 
 def fill_from_payloads(
@@ -88,7 +111,9 @@ def fill_measures(
         if not rows:
             return filled
         values = decode([r[6] for r in rows])
-        fill = [(*r[:1], r[1], v[0], *r[2:6], *v[1:], 0) for r, v in zip(rows, values, strict=True)]
+        # account_id "": fill_accounts reads it from the same payloads next
+        fill = [(*r[:1], r[1], v[0], *r[2:6], *v[1:], 0, "")
+                for r, v in zip(rows, values, strict=True)]  # fmt: skip
         in_transaction(db, functools.partial(db.executemany, MEASURES_INSERT, fill))
         filled += len(rows)
 
@@ -108,7 +133,24 @@ def fill_skus(db: sqlite3.Connection, decode: Callable[[list[bytes]], list[str]]
         "UPDATE product_records SET sku = ? WHERE seq = ?",
         decode,
     )
-    in_transaction(db, lambda: db.execute("INSERT INTO meta VALUES ('product_sku', 1)"))
+    in_transaction(db, lambda: mark_filled(db, "product_sku"))
+    return filled
+
+
+def fill_accounts(db: sqlite3.Connection, decode: Callable[[list[bytes]], list[str]]) -> int:
+    """Once per database (marked by ``meta.measures_account``): ``measures.account_id`` of
+    the rows stored before the column, from their payloads (``decode`` gives each payload's
+    account_id; a record that names none keeps ""). Returns how many rows got one."""
+    if db.execute("SELECT 1 FROM meta WHERE key = 'measures_account'").fetchone():
+        return 0
+    filled = fill_from_payloads(
+        db,
+        "SELECT m.seq, p.payload FROM measures m JOIN payloads p ON p.seq = m.seq "
+        "WHERE m.seq > ? AND m.account_id = '' ORDER BY m.seq LIMIT 5000",
+        "UPDATE measures SET account_id = ? WHERE seq = ?",
+        decode,
+    )
+    in_transaction(db, lambda: mark_filled(db, "measures_account"))
     return filled
 
 

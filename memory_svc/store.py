@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from memory_svc.accounts import AccountSummary, DecodeAccounts, Deletion, DeletionFilter
+from memory_svc.accounts import AccountSummary, Deletion, DeletionFilter
 from memory_svc.graph import GraphDelta, GraphEdgeRow, GraphNodeRow
 from memory_svc.product_table import ProductAggregate
 
@@ -130,6 +130,7 @@ class CommitBatch:
     days: list[int]  # local date, days since 1970-01-01
     measures: np.ndarray  # (n, 4) float64: spend, impressions, conversions, revenue
     currencies: list[str]  # currency_code ("" where the record names none)
+    account_ids: list[str]  # account_id ("" where the record names none)
     # conversions_unreported: the platform reported no conversions (its 0s are placeholders)
     unreported: list[bool]
     replaces: list[ExistingRecord | None]
@@ -285,14 +286,13 @@ class RecordStore(Protocol):
         self, org_id: str, start_day: int | None, end_day: int | None,
         *, spend_only: bool = False,
     ) -> ProductAggregate: ...  # fmt: skip
-    def accounts(self, org_id: str, decode: DecodeAccounts) -> list[AccountSummary]:
+    def accounts(self, org_id: str) -> list[AccountSummary]:
         """The org's current records per (source, account) (``memory_svc.accounts``)."""
         ...
 
     def delete_records(
-        self, org_id: str, flt: DeletionFilter, decode: DecodeAccounts,
-        *, dry_run: bool, now_us: int,
-    ) -> Deletion:  # fmt: skip
+        self, org_id: str, flt: DeletionFilter, *, dry_run: bool, now_us: int
+    ) -> Deletion:
         """Delete the org's records ``flt`` picks and all that derives from them in the
         store, in one transaction; with ``dry_run`` count them only."""
         ...

@@ -20,7 +20,9 @@ Layout (one database for all orgs; every statement is scoped by ``org_id``):
   it has the column added and filled from the stored payloads once, ``backfill_currencies``;
   "" where a record names none), and ``unreported`` (1: the record's platform conversions
   were not reported, CausalMarketingData.conversions_unreported; read through a partial
-  index, ``memory_svc.unreported``; added later, 0 on older rows).
+  index, ``memory_svc.unreported``; added later, 0 on older rows), and ``account_id``
+  (CausalMarketingData.account_id, what ListAccounts and DeleteRecords ask by:
+  ``memory_svc.accounts``; added later, filled from the payloads once, ``backfill_accounts``).
 * ``geo_day_sums`` / ``campaign_day_sums`` / ``currency_day_sums`` — those numbers summed per
   (day, geo | campaign | currency, source, channel), kept current by every commit (a record adds its numbers, the version it
   replaces takes its own away): what AggregateRecords reads. Summing 550k measures rows at
@@ -97,10 +99,12 @@ CREATE TABLE IF NOT EXISTS measures (
     seq INTEGER PRIMARY KEY, org_id TEXT NOT NULL, day INTEGER NOT NULL, geo TEXT NOT NULL,
     source TEXT NOT NULL, channel TEXT NOT NULL, campaign_id TEXT NOT NULL, spend REAL NOT NULL,
     impressions REAL NOT NULL, conversions REAL NOT NULL, revenue REAL NOT NULL,
-    currency TEXT NOT NULL DEFAULT '', unreported INTEGER NOT NULL DEFAULT 0
+    currency TEXT NOT NULL DEFAULT '', unreported INTEGER NOT NULL DEFAULT 0,
+    account_id TEXT NOT NULL DEFAULT ''
 );
--- measures are read by seq only (take-away, backfill) or whole (rebuild): no day index, which
--- cost a b-tree insert per record written. Dropped if present.
+-- measures are read by seq (take-away, backfill), whole (rebuild) or by account
+-- (memory_svc.accounts.INDEX, created once the column exists): no day index, which cost a
+-- b-tree insert per record written. Dropped if present.
 DROP INDEX IF EXISTS measures_day;
 CREATE TABLE IF NOT EXISTS geo_day_sums (
     org_id TEXT NOT NULL, day INTEGER NOT NULL, geo TEXT NOT NULL, source TEXT NOT NULL,

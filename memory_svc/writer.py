@@ -316,6 +316,7 @@ class RecordWriter:
             days=days,
             measures=rows[list(MEASURES)].to_numpy(np.float64),
             currencies=text("currency_code"),
+            account_ids=text("account_id"),
             unreported=(
                 rows["conversions_unreported"].to_numpy(bool).tolist()
                 if "conversions_unreported" in rows.columns

@@ -30,7 +30,8 @@ _FILTERS = "source, account_id, date_range"
 
 
 def payload_accounts(payloads: list[bytes]) -> list[str]:
-    """The account_id of stored payloads (``memory_svc.accounts.DecodeAccounts``)."""
+    """The account_id of stored payloads (``memory_svc.accounts.DecodeAccounts``: the
+    one-off fill of ``measures.account_id`` in a store from before the column)."""
     parse = md_pb.CausalMarketingData.FromString
     return [parse(p).account_id for p in payloads]
 

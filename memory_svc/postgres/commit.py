@@ -47,7 +47,7 @@ _RECORD_COLUMNS = (
 _RECORD_TYPES = ["int8", "text", "text", "text", "int8", "int8", "text", "text", "text",
                  "text", "text", "text", "text", "float8", "text", "text", "int8"]  # fmt: skip
 _MEASURE_TYPES = ["int8", "text", "int8", "text", "text", "text", "text",
-                  "float8", "float8", "float8", "float8", "text", "int2"]  # fmt: skip
+                  "float8", "float8", "float8", "float8", "text", "int2", "text"]  # fmt: skip
 # seq, then memory_svc.product_table.PRODUCT_COLUMNS
 _PRODUCT_TYPES = ["int8", "text", "int8", *["text"] * 7, "int8", "int8", *["float8"] * 5,
                   "int8", "int8", "float8", "float8", "float8", "float8", "text"]  # fmt: skip
@@ -134,14 +134,14 @@ def insert_batch(conn: psycopg.Connection, b: CommitBatch, n: int) -> CommitResu
           zip(seq_list, b.payloads, strict=True))  # fmt: skip
     m = np.nan_to_num(np.asarray(b.measures, dtype=np.float64))
     rows = [
-        (s, b.org_id, d, g, src, ch, camp, *v, cur_, int(u))
-        for s, d, g, src, ch, camp, v, cur_, u in zip(
+        (s, b.org_id, d, g, src, ch, camp, *v, cur_, int(u), acc)
+        for s, d, g, src, ch, camp, v, cur_, u, acc in zip(
             seq_list, b.days, b.geos, b.sources, b.channels, b.campaign_ids, m.tolist(),
-            b.currencies, b.unreported, strict=True,
+            b.currencies, b.unreported, b.account_ids, strict=True,
         )
     ]  # fmt: skip
     _copy(cur, "measures", "seq, org_id, day, geo, source, channel, campaign_id, spend, "
-          "impressions, conversions, revenue, currency, unreported", _MEASURE_TYPES,
+          "impressions, conversions, revenue, currency, unreported, account_id", _MEASURE_TYPES,
           rows)  # fmt: skip
     _add_sums(cur, "seq >= %s AND seq < %s", (first, first + n), "")
     if b.products:

@@ -12,15 +12,12 @@ import numpy as np
 import psycopg
 
 from memory_svc.accounts import (
+    ACCOUNTS,
     AccountSummary,
-    DecodeAccounts,
     Deletion,
     DeletionFilter,
-    Fetch,
-    Summaries,
-    candidate_pages,
-    pick,
-    summarize,
+    chosen_sql,
+    summaries,
 )
 from memory_svc.graph import GraphDelta
 from memory_svc.postgres.commit import apply_graph
@@ -30,18 +27,10 @@ from memory_svc.store_sql import SUMS_TABLES
 __all__ = ["accounts", "delete_records"]
 
 
-def _fetch(cur: psycopg.Cursor) -> Fetch:  # type: ignore[type-arg]
-    """Rows of a query on ``cur``."""
-    return lambda sql, params: cur.execute(sql, params).fetchall()  # type: ignore[arg-type]
-
-
-def accounts(conn: psycopg.Connection, org_id: str, decode: DecodeAccounts) -> list[AccountSummary]:
-    """The org's current records per (source, account), from one snapshot."""
-    with conn.transaction():
-        cur = conn.cursor()
-        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        pages = candidate_pages(_fetch(cur), org_id, DeletionFilter(), mark="%s")
-        return summarize(pages, decode)
+def accounts(conn: psycopg.Connection, org_id: str) -> list[AccountSummary]:
+    """The org's current records per (source, account)."""
+    where, params = chosen_sql(org_id, DeletionFilter(), mark="%s")
+    return summaries(conn.execute(ACCOUNTS.format(where=where), params).fetchall())  # type: ignore[arg-type]
 
 
 # The history rows of the records with these seqs: the versions they replaced.
@@ -56,7 +45,6 @@ def delete_records(
     conn: psycopg.Connection,
     org_id: str,
     flt: DeletionFilter,
-    decode: DecodeAccounts,
     *,
     dry_run: bool,
     now_us: int,
@@ -67,11 +55,11 @@ def delete_records(
     with conn.transaction() as tx:
         cur = conn.cursor()
         cur.execute("SELECT value FROM meta WHERE key = 'next_seq' FOR UPDATE")
-        sums = Summaries()
-        pages = candidate_pages(_fetch(cur), org_id, flt, mark="%s")
-        picked = [pick(page, flt, decode, sums) for page in pages]
-        seqs = np.concatenate(picked) if picked else np.zeros(0, np.int64)
-        doomed = seqs.tolist()
+        where, params = chosen_sql(org_id, flt, mark="%s")
+        doomed = [r[0] for r in cur.execute(  # type: ignore[arg-type]
+            f"SELECT m.seq FROM measures m WHERE {where} ORDER BY m.seq", params).fetchall()]  # fmt: skip
+        seqs = np.array(doomed, dtype=np.int64)
+        chosen = summaries(cur.execute(ACCOUNTS.format(where=where), params).fetchall())  # type: ignore[arg-type]
         state = cur.execute(
             "SELECT record_count, checksum, max_seq FROM orgs WHERE org_id = %s", (org_id,)
         ).fetchone()
@@ -79,7 +67,7 @@ def delete_records(
         if dry_run or not doomed:
             got = cur.execute(f"SELECT COUNT(*) {_HISTORY}", (org_id, doomed, doomed)).fetchone()
             history = int(got[0]) if got else 0
-            counted = Deletion(seqs, history, sums.result(), count, max_seq, dry_run)
+            counted = Deletion(seqs, history, chosen, count, max_seq, dry_run)
             raise psycopg.Rollback(tx)  # leaves the block: nothing written
         history = cur.execute(f"DELETE {_HISTORY}", (org_id, doomed, doomed)).rowcount
         max_seq = _remove(cur, org_id, doomed, now_us)
@@ -91,7 +79,7 @@ def delete_records(
         )
     if counted is not None:
         return counted
-    return Deletion(seqs, history, sums.result(), count, max_seq, False)
+    return Deletion(seqs, history, chosen, count, max_seq, False)
 
 
 def _remove(cur: psycopg.Cursor, org_id: str, doomed: list[int], now_us: int) -> int:  # type: ignore[type-arg]

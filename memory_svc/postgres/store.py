@@ -481,22 +481,44 @@ class PostgresRecordStore:
             self._sums.clear()
         return filled
 
+    @_reachable
+    def backfill_accounts(self, decode: DecodeAccounts) -> int:
+        """Once per database (``meta.measures_account`` 0 → 1; migration 8 added the column
+        with "" for the rows before it): fill ``measures.account_id`` from the stored
+        payloads where it is "", in one transaction holding ``meta.next_seq``'s row lock, as
+        :meth:`backfill_currencies` — a process killed in it leaves nothing half done, and
+        one opening the database meanwhile waits, then finds it done. ``decode`` gives each
+        payload's account_id. Returns how many rows got one."""
+        with self._write_lock, self._writer.transaction():
+            cur = self._writer.cursor()
+            if not _not_yet_filled(cur, "measures_account"):
+                return 0
+            filled = _fill_from_payloads(
+                cur,
+                "SELECT m.seq, p.payload FROM measures m JOIN payloads p ON p.seq = m.seq "
+                "WHERE m.seq > %s AND m.account_id = '' ORDER BY m.seq LIMIT 5000",
+                "UPDATE measures m SET account_id = u.value FROM unnest(%s::int8[], "
+                "%s::text[]) AS u(seq, value) WHERE m.seq = u.seq",
+                decode,
+            )
+            cur.execute("UPDATE meta SET value = 1 WHERE key = 'measures_account'")
+        return filled
+
     # ------------------------------------------------------------------ write
 
     @_reachable
-    def accounts(self, org_id: str, decode: DecodeAccounts) -> list[AccountSummary]:
+    def accounts(self, org_id: str) -> list[AccountSummary]:
         """The org's current records per (source, account) (``postgres.delete``)."""
-        return delete.accounts(self._read(), org_id, decode)
+        return delete.accounts(self._read(), org_id)
 
     @_reachable
     def delete_records(
-        self, org_id: str, flt: DeletionFilter, decode: DecodeAccounts,
-        *, dry_run: bool, now_us: int,
-    ) -> Deletion:  # fmt: skip
+        self, org_id: str, flt: DeletionFilter, *, dry_run: bool, now_us: int
+    ) -> Deletion:
         """Delete the org's records ``flt`` picks, in one transaction (``postgres.delete``)."""
         with self._write_lock:
             try:
-                done = delete.delete_records(self._writer, org_id, flt, decode,
+                done = delete.delete_records(self._writer, org_id, flt,
                                              dry_run=dry_run, now_us=now_us)  # fmt: skip
             except psycopg.OperationalError:
                 self._reconnect()
