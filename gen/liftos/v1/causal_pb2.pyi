@@ -3396,3 +3396,69 @@ class ProductAnalysisResult(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ProductAnalysisResult: _TypeAlias = ProductAnalysisResult  # noqa: Y015
+
+@_typing.final
+class DeleteAnalysesRequest(_message.Message):
+    """Request for DeleteAnalyses."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    ANALYSIS_IDS_FIELD_NUMBER: _builtins.int
+    ALL_FIELD_NUMBER: _builtins.int
+    DRY_RUN_FIELD_NUMBER: _builtins.int
+    org_id: _builtins.str
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
+    all: _builtins.bool
+    """Every stored analysis of the org. Exclusive with analysis_ids."""
+    dry_run: _builtins.bool
+    """Count and list what would be deleted, delete nothing."""
+    @_builtins.property
+    def analysis_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """These analyses (at most 1000). Exclusive with all."""
+
+    def __init__(
+        self,
+        *,
+        org_id: _builtins.str = ...,
+        analysis_ids: _abc.Iterable[_builtins.str] | None = ...,
+        all: _builtins.bool = ...,
+        dry_run: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all", b"all", "analysis_ids", b"analysis_ids", "dry_run", b"dry_run", "org_id", b"org_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteAnalysesRequest: _TypeAlias = DeleteAnalysesRequest  # noqa: Y015
+
+@_typing.final
+class DeleteAnalysesResponse(_message.Message):
+    """Response for DeleteAnalyses."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELETED_IDS_FIELD_NUMBER: _builtins.int
+    NOT_FOUND_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def deleted_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The analyses deleted (with dry_run: that would be deleted)."""
+
+    @_builtins.property
+    def not_found(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Requested ids the org has no stored analysis for."""
+
+    def __init__(
+        self,
+        *,
+        deleted_ids: _abc.Iterable[_builtins.str] | None = ...,
+        not_found: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deleted_ids", b"deleted_ids", "not_found", b"not_found"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteAnalysesResponse: _TypeAlias = DeleteAnalysesResponse  # noqa: Y015

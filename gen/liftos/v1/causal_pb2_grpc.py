@@ -70,6 +70,11 @@ class CausalServiceStub:
                 request_serializer=liftos_dot_v1_dot_causal__pb2.AnalyzeProductsRequest.SerializeToString,
                 response_deserializer=liftos_dot_v1_dot_causal__pb2.AnalyzeProductsResponse.FromString,
                 _registered_method=True)
+        self.DeleteAnalyses = channel.unary_unary(
+                '/liftos.v1.CausalService/DeleteAnalyses',
+                request_serializer=liftos_dot_v1_dot_causal__pb2.DeleteAnalysesRequest.SerializeToString,
+                response_deserializer=liftos_dot_v1_dot_causal__pb2.DeleteAnalysesResponse.FromString,
+                _registered_method=True)
 
 
 class CausalServiceServicer:
@@ -163,6 +168,19 @@ class CausalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteAnalyses(self, request, context):
+        """Deletes stored analyses of an org: their results, inputs and fitted models (an analysis
+        keeps the campaign ids, names and spend it read, so erasing an account's records does not
+        erase them). By id, or every analysis of the org; dry_run counts without deleting. Ids not
+        stored for the org are listed in not_found, not refused, so a retry is safe. Not in the
+        "public" scope: a key needs "records.delete". Errors: INVALID_ARGUMENT (no or a bad
+        org_id, both or neither of analysis_ids and all, more than 1000 ids, an empty id; field
+        named), PERMISSION_DENIED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CausalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -200,6 +218,11 @@ def add_CausalServiceServicer_to_server(servicer, server):
                     servicer.AnalyzeProducts,
                     request_deserializer=liftos_dot_v1_dot_causal__pb2.AnalyzeProductsRequest.FromString,
                     response_serializer=liftos_dot_v1_dot_causal__pb2.AnalyzeProductsResponse.SerializeToString,
+            ),
+            'DeleteAnalyses': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteAnalyses,
+                    request_deserializer=liftos_dot_v1_dot_causal__pb2.DeleteAnalysesRequest.FromString,
+                    response_serializer=liftos_dot_v1_dot_causal__pb2.DeleteAnalysesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -392,6 +415,33 @@ class CausalService:
             '/liftos.v1.CausalService/AnalyzeProducts',
             liftos_dot_v1_dot_causal__pb2.AnalyzeProductsRequest.SerializeToString,
             liftos_dot_v1_dot_causal__pb2.AnalyzeProductsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteAnalyses(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/liftos.v1.CausalService/DeleteAnalyses',
+            liftos_dot_v1_dot_causal__pb2.DeleteAnalysesRequest.SerializeToString,
+            liftos_dot_v1_dot_causal__pb2.DeleteAnalysesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -91,6 +91,15 @@ class CausalServiceStub:
     subject named), UNAVAILABLE (memory), RESOURCE_EXHAUSTED (as EstimateEffect). A call
     cancelled or past its deadline stops.
     """
+    DeleteAnalyses: _grpc.UnaryUnaryMultiCallable[_causal_pb2.DeleteAnalysesRequest, _causal_pb2.DeleteAnalysesResponse]
+    """Deletes stored analyses of an org: their results, inputs and fitted models (an analysis
+    keeps the campaign ids, names and spend it read, so erasing an account's records does not
+    erase them). By id, or every analysis of the org; dry_run counts without deleting. Ids not
+    stored for the org are listed in not_found, not refused, so a retry is safe. Not in the
+    "public" scope: a key needs "records.delete". Errors: INVALID_ARGUMENT (no or a bad
+    org_id, both or neither of analysis_ids and all, more than 1000 ids, an empty id; field
+    named), PERMISSION_DENIED.
+    """
 
 @_typing.type_check_only
 class CausalServiceAsyncStub(CausalServiceStub):
@@ -154,6 +163,15 @@ class CausalServiceAsyncStub(CausalServiceStub):
     order lines, no product spend or no catalogue in the window, fewer than 90 days:
     subject named), UNAVAILABLE (memory), RESOURCE_EXHAUSTED (as EstimateEffect). A call
     cancelled or past its deadline stops.
+    """
+    DeleteAnalyses: _aio.UnaryUnaryMultiCallable[_causal_pb2.DeleteAnalysesRequest, _causal_pb2.DeleteAnalysesResponse]  # type: ignore[assignment]
+    """Deletes stored analyses of an org: their results, inputs and fitted models (an analysis
+    keeps the campaign ids, names and spend it read, so erasing an account's records does not
+    erase them). By id, or every analysis of the org; dry_run counts without deleting. Ids not
+    stored for the org are listed in not_found, not refused, so a retry is safe. Not in the
+    "public" scope: a key needs "records.delete". Errors: INVALID_ARGUMENT (no or a bad
+    org_id, both or neither of analysis_ids and all, more than 1000 ids, an empty id; field
+    named), PERMISSION_DENIED.
     """
 
 class CausalServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -257,6 +275,21 @@ class CausalServiceServicer(metaclass=_abc_1.ABCMeta):
         order lines, no product spend or no catalogue in the window, fewer than 90 days:
         subject named), UNAVAILABLE (memory), RESOURCE_EXHAUSTED (as EstimateEffect). A call
         cancelled or past its deadline stops.
+        """
+
+    @_abc_1.abstractmethod
+    def DeleteAnalyses(
+        self,
+        request: _causal_pb2.DeleteAnalysesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_causal_pb2.DeleteAnalysesResponse, _abc.Awaitable[_causal_pb2.DeleteAnalysesResponse]]:
+        """Deletes stored analyses of an org: their results, inputs and fitted models (an analysis
+        keeps the campaign ids, names and spend it read, so erasing an account's records does not
+        erase them). By id, or every analysis of the org; dry_run counts without deleting. Ids not
+        stored for the org are listed in not_found, not refused, so a retry is safe. Not in the
+        "public" scope: a key needs "records.delete". Errors: INVALID_ARGUMENT (no or a bad
+        org_id, both or neither of analysis_ids and all, more than 1000 ids, an empty id; field
+        named), PERMISSION_DENIED.
         """
 
 def add_CausalServiceServicer_to_server(servicer: CausalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -132,6 +132,142 @@ class ForgetBatchesRequest(_message.Message):
 Global___ForgetBatchesRequest: _TypeAlias = ForgetBatchesRequest  # noqa: Y015
 
 @_typing.final
+class DeleteExperimentsRequest(_message.Message):
+    """Request for DeleteExperiments."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    EXPERIMENT_IDS_FIELD_NUMBER: _builtins.int
+    ALL_FIELD_NUMBER: _builtins.int
+    DRY_RUN_FIELD_NUMBER: _builtins.int
+    org_id: _builtins.str
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
+    all: _builtins.bool
+    """Every registered experiment of the org. Exclusive with experiment_ids."""
+    dry_run: _builtins.bool
+    """Count and list what would be deleted, delete nothing."""
+    @_builtins.property
+    def experiment_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """These experiments (at most 1000). Exclusive with all."""
+
+    def __init__(
+        self,
+        *,
+        org_id: _builtins.str = ...,
+        experiment_ids: _abc.Iterable[_builtins.str] | None = ...,
+        all: _builtins.bool = ...,
+        dry_run: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all", b"all", "dry_run", b"dry_run", "experiment_ids", b"experiment_ids", "org_id", b"org_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteExperimentsRequest: _TypeAlias = DeleteExperimentsRequest  # noqa: Y015
+
+@_typing.final
+class DeleteExperimentsResponse(_message.Message):
+    """Response for DeleteExperiments."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELETED_IDS_FIELD_NUMBER: _builtins.int
+    NOT_FOUND_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def deleted_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The experiments deleted (with dry_run: that would be deleted)."""
+
+    @_builtins.property
+    def not_found(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Requested ids the org has not registered."""
+
+    def __init__(
+        self,
+        *,
+        deleted_ids: _abc.Iterable[_builtins.str] | None = ...,
+        not_found: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deleted_ids", b"deleted_ids", "not_found", b"not_found"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteExperimentsResponse: _TypeAlias = DeleteExperimentsResponse  # noqa: Y015
+
+@_typing.final
+class DeleteExternalFactorsRequest(_message.Message):
+    """Request for DeleteExternalFactors."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    NAMES_FIELD_NUMBER: _builtins.int
+    ALL_FIELD_NUMBER: _builtins.int
+    DRY_RUN_FIELD_NUMBER: _builtins.int
+    org_id: _builtins.str
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
+    all: _builtins.bool
+    """Every registered factor of the org. Exclusive with names."""
+    dry_run: _builtins.bool
+    """Count and list what would be deleted, delete nothing."""
+    @_builtins.property
+    def names(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """These factor names, every geo of each (at most 1000). Exclusive with all."""
+
+    def __init__(
+        self,
+        *,
+        org_id: _builtins.str = ...,
+        names: _abc.Iterable[_builtins.str] | None = ...,
+        all: _builtins.bool = ...,
+        dry_run: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all", b"all", "dry_run", b"dry_run", "names", b"names", "org_id", b"org_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteExternalFactorsRequest: _TypeAlias = DeleteExternalFactorsRequest  # noqa: Y015
+
+@_typing.final
+class DeleteExternalFactorsResponse(_message.Message):
+    """Response for DeleteExternalFactors."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELETED_NAMES_FIELD_NUMBER: _builtins.int
+    SERIES_COUNT_FIELD_NUMBER: _builtins.int
+    NOT_FOUND_FIELD_NUMBER: _builtins.int
+    series_count: _builtins.int
+    """Series (name and geo pairs) deleted."""
+    @_builtins.property
+    def deleted_names(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The factor names deleted (with dry_run: that would be deleted)."""
+
+    @_builtins.property
+    def not_found(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Requested names the org has not registered."""
+
+    def __init__(
+        self,
+        *,
+        deleted_names: _abc.Iterable[_builtins.str] | None = ...,
+        series_count: _builtins.int = ...,
+        not_found: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deleted_names", b"deleted_names", "not_found", b"not_found", "series_count", b"series_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteExternalFactorsResponse: _TypeAlias = DeleteExternalFactorsResponse  # noqa: Y015
+
+@_typing.final
 class ForgetBatchesResponse(_message.Message):
     """Response for ForgetBatches."""
 

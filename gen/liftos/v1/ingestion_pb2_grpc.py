@@ -82,6 +82,16 @@ class IngestionServiceStub:
                 request_serializer=liftos_dot_v1_dot_ingestion__pb2.ForgetBatchesRequest.SerializeToString,
                 response_deserializer=liftos_dot_v1_dot_ingestion__pb2.ForgetBatchesResponse.FromString,
                 _registered_method=True)
+        self.DeleteExperiments = channel.unary_unary(
+                '/liftos.v1.IngestionService/DeleteExperiments',
+                request_serializer=liftos_dot_v1_dot_ingestion__pb2.DeleteExperimentsRequest.SerializeToString,
+                response_deserializer=liftos_dot_v1_dot_ingestion__pb2.DeleteExperimentsResponse.FromString,
+                _registered_method=True)
+        self.DeleteExternalFactors = channel.unary_unary(
+                '/liftos.v1.IngestionService/DeleteExternalFactors',
+                request_serializer=liftos_dot_v1_dot_ingestion__pb2.DeleteExternalFactorsRequest.SerializeToString,
+                response_deserializer=liftos_dot_v1_dot_ingestion__pb2.DeleteExternalFactorsResponse.FromString,
+                _registered_method=True)
 
 
 class IngestionServiceServicer:
@@ -196,6 +206,28 @@ class IngestionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteExperiments(self, request, context):
+        """Deletes registered experiments of an org (with their recorded results), by id or all of
+        them; dry_run counts without deleting. Ids the org has not registered are listed in
+        not_found, not refused. Analyses already calibrated by a deleted result keep what they
+        read (CausalService.DeleteAnalyses deletes those). Not in the "public" scope: a key needs
+        "records.delete". Errors: INVALID_ARGUMENT (no or a bad org_id, both or neither of
+        experiment_ids and all, more than 1000 ids; field named), PERMISSION_DENIED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteExternalFactors(self, request, context):
+        """Deletes registered external factor series of an org, by name (every geo of that name) or
+        all of them; dry_run counts without deleting. Names not registered are listed in
+        not_found. Not in the "public" scope: a key needs "records.delete". Errors:
+        INVALID_ARGUMENT (as DeleteExperiments), PERMISSION_DENIED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -243,6 +275,16 @@ def add_IngestionServiceServicer_to_server(servicer, server):
                     servicer.ForgetBatches,
                     request_deserializer=liftos_dot_v1_dot_ingestion__pb2.ForgetBatchesRequest.FromString,
                     response_serializer=liftos_dot_v1_dot_ingestion__pb2.ForgetBatchesResponse.SerializeToString,
+            ),
+            'DeleteExperiments': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteExperiments,
+                    request_deserializer=liftos_dot_v1_dot_ingestion__pb2.DeleteExperimentsRequest.FromString,
+                    response_serializer=liftos_dot_v1_dot_ingestion__pb2.DeleteExperimentsResponse.SerializeToString,
+            ),
+            'DeleteExternalFactors': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteExternalFactors,
+                    request_deserializer=liftos_dot_v1_dot_ingestion__pb2.DeleteExternalFactorsRequest.FromString,
+                    response_serializer=liftos_dot_v1_dot_ingestion__pb2.DeleteExternalFactorsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -491,6 +533,60 @@ class IngestionService:
             '/liftos.v1.IngestionService/ForgetBatches',
             liftos_dot_v1_dot_ingestion__pb2.ForgetBatchesRequest.SerializeToString,
             liftos_dot_v1_dot_ingestion__pb2.ForgetBatchesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteExperiments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/liftos.v1.IngestionService/DeleteExperiments',
+            liftos_dot_v1_dot_ingestion__pb2.DeleteExperimentsRequest.SerializeToString,
+            liftos_dot_v1_dot_ingestion__pb2.DeleteExperimentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteExternalFactors(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/liftos.v1.IngestionService/DeleteExternalFactors',
+            liftos_dot_v1_dot_ingestion__pb2.DeleteExternalFactorsRequest.SerializeToString,
+            liftos_dot_v1_dot_ingestion__pb2.DeleteExternalFactorsResponse.FromString,
             options,
             channel_credentials,
             insecure,

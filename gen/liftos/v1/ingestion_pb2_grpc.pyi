@@ -104,6 +104,20 @@ class IngestionServiceStub:
     after. Not in the "public" scope: a key needs "records.delete". Errors:
     INVALID_ARGUMENT (no or a bad org_id), PERMISSION_DENIED.
     """
+    DeleteExperiments: _grpc.UnaryUnaryMultiCallable[_ingestion_pb2.DeleteExperimentsRequest, _ingestion_pb2.DeleteExperimentsResponse]
+    """Deletes registered experiments of an org (with their recorded results), by id or all of
+    them; dry_run counts without deleting. Ids the org has not registered are listed in
+    not_found, not refused. Analyses already calibrated by a deleted result keep what they
+    read (CausalService.DeleteAnalyses deletes those). Not in the "public" scope: a key needs
+    "records.delete". Errors: INVALID_ARGUMENT (no or a bad org_id, both or neither of
+    experiment_ids and all, more than 1000 ids; field named), PERMISSION_DENIED.
+    """
+    DeleteExternalFactors: _grpc.UnaryUnaryMultiCallable[_ingestion_pb2.DeleteExternalFactorsRequest, _ingestion_pb2.DeleteExternalFactorsResponse]
+    """Deletes registered external factor series of an org, by name (every geo of that name) or
+    all of them; dry_run counts without deleting. Names not registered are listed in
+    not_found. Not in the "public" scope: a key needs "records.delete". Errors:
+    INVALID_ARGUMENT (as DeleteExperiments), PERMISSION_DENIED.
+    """
 
 @_typing.type_check_only
 class IngestionServiceAsyncStub(IngestionServiceStub):
@@ -180,6 +194,20 @@ class IngestionServiceAsyncStub(IngestionServiceStub):
     batch again writes it: delete while no ingest of the org runs, or send the export again
     after. Not in the "public" scope: a key needs "records.delete". Errors:
     INVALID_ARGUMENT (no or a bad org_id), PERMISSION_DENIED.
+    """
+    DeleteExperiments: _aio.UnaryUnaryMultiCallable[_ingestion_pb2.DeleteExperimentsRequest, _ingestion_pb2.DeleteExperimentsResponse]  # type: ignore[assignment]
+    """Deletes registered experiments of an org (with their recorded results), by id or all of
+    them; dry_run counts without deleting. Ids the org has not registered are listed in
+    not_found, not refused. Analyses already calibrated by a deleted result keep what they
+    read (CausalService.DeleteAnalyses deletes those). Not in the "public" scope: a key needs
+    "records.delete". Errors: INVALID_ARGUMENT (no or a bad org_id, both or neither of
+    experiment_ids and all, more than 1000 ids; field named), PERMISSION_DENIED.
+    """
+    DeleteExternalFactors: _aio.UnaryUnaryMultiCallable[_ingestion_pb2.DeleteExternalFactorsRequest, _ingestion_pb2.DeleteExternalFactorsResponse]  # type: ignore[assignment]
+    """Deletes registered external factor series of an org, by name (every geo of that name) or
+    all of them; dry_run counts without deleting. Names not registered are listed in
+    not_found. Not in the "public" scope: a key needs "records.delete". Errors:
+    INVALID_ARGUMENT (as DeleteExperiments), PERMISSION_DENIED.
     """
 
 class IngestionServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -308,6 +336,32 @@ class IngestionServiceServicer(metaclass=_abc_1.ABCMeta):
         batch again writes it: delete while no ingest of the org runs, or send the export again
         after. Not in the "public" scope: a key needs "records.delete". Errors:
         INVALID_ARGUMENT (no or a bad org_id), PERMISSION_DENIED.
+        """
+
+    @_abc_1.abstractmethod
+    def DeleteExperiments(
+        self,
+        request: _ingestion_pb2.DeleteExperimentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingestion_pb2.DeleteExperimentsResponse, _abc.Awaitable[_ingestion_pb2.DeleteExperimentsResponse]]:
+        """Deletes registered experiments of an org (with their recorded results), by id or all of
+        them; dry_run counts without deleting. Ids the org has not registered are listed in
+        not_found, not refused. Analyses already calibrated by a deleted result keep what they
+        read (CausalService.DeleteAnalyses deletes those). Not in the "public" scope: a key needs
+        "records.delete". Errors: INVALID_ARGUMENT (no or a bad org_id, both or neither of
+        experiment_ids and all, more than 1000 ids; field named), PERMISSION_DENIED.
+        """
+
+    @_abc_1.abstractmethod
+    def DeleteExternalFactors(
+        self,
+        request: _ingestion_pb2.DeleteExternalFactorsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingestion_pb2.DeleteExternalFactorsResponse, _abc.Awaitable[_ingestion_pb2.DeleteExternalFactorsResponse]]:
+        """Deletes registered external factor series of an org, by name (every geo of that name) or
+        all of them; dry_run counts without deleting. Names not registered are listed in
+        not_found. Not in the "public" scope: a key needs "records.delete". Errors:
+        INVALID_ARGUMENT (as DeleteExperiments), PERMISSION_DENIED.
         """
 
 def add_IngestionServiceServicer_to_server(servicer: IngestionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -93,6 +93,12 @@ __all__ = (
     "DateRange",
     "DatedValue",
     "DayOfWeek",
+    "DeleteAnalysesRequest",
+    "DeleteAnalysesResponse",
+    "DeleteExperimentsRequest",
+    "DeleteExperimentsResponse",
+    "DeleteExternalFactorsRequest",
+    "DeleteExternalFactorsResponse",
     "DeleteRecordsRequest",
     "DeleteRecordsResponse",
     "DesignCell",
@@ -6154,6 +6160,169 @@ default_message_pool.register_message("liftos.v1", "DateRange", DateRange)
 
 
 @dataclass(eq=False, repr=False)
+class DeleteAnalysesRequest(betterproto2.Message):
+    """
+    Request for DeleteAnalyses.
+    """
+
+    org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
+    """
+
+    analysis_ids: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
+    """
+    These analyses (at most 1000). Exclusive with all.
+    """
+
+    all: "bool" = betterproto2.field(3, betterproto2.TYPE_BOOL)
+    """
+    Every stored analysis of the org. Exclusive with analysis_ids.
+    """
+
+    dry_run: "bool" = betterproto2.field(4, betterproto2.TYPE_BOOL)
+    """
+    Count and list what would be deleted, delete nothing.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "DeleteAnalysesRequest", DeleteAnalysesRequest)
+
+
+@dataclass(eq=False, repr=False)
+class DeleteAnalysesResponse(betterproto2.Message):
+    """
+    Response for DeleteAnalyses.
+    """
+
+    deleted_ids: "list[str]" = betterproto2.field(1, betterproto2.TYPE_STRING, repeated=True)
+    """
+    The analyses deleted (with dry_run: that would be deleted).
+    """
+
+    not_found: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
+    """
+    Requested ids the org has no stored analysis for.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "DeleteAnalysesResponse", DeleteAnalysesResponse)
+
+
+@dataclass(eq=False, repr=False)
+class DeleteExperimentsRequest(betterproto2.Message):
+    """
+    Request for DeleteExperiments.
+    """
+
+    org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
+    """
+
+    experiment_ids: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
+    """
+    These experiments (at most 1000). Exclusive with all.
+    """
+
+    all: "bool" = betterproto2.field(3, betterproto2.TYPE_BOOL)
+    """
+    Every registered experiment of the org. Exclusive with experiment_ids.
+    """
+
+    dry_run: "bool" = betterproto2.field(4, betterproto2.TYPE_BOOL)
+    """
+    Count and list what would be deleted, delete nothing.
+    """
+
+
+default_message_pool.register_message(
+    "liftos.v1", "DeleteExperimentsRequest", DeleteExperimentsRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class DeleteExperimentsResponse(betterproto2.Message):
+    """
+    Response for DeleteExperiments.
+    """
+
+    deleted_ids: "list[str]" = betterproto2.field(1, betterproto2.TYPE_STRING, repeated=True)
+    """
+    The experiments deleted (with dry_run: that would be deleted).
+    """
+
+    not_found: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
+    """
+    Requested ids the org has not registered.
+    """
+
+
+default_message_pool.register_message(
+    "liftos.v1", "DeleteExperimentsResponse", DeleteExperimentsResponse
+)
+
+
+@dataclass(eq=False, repr=False)
+class DeleteExternalFactorsRequest(betterproto2.Message):
+    """
+    Request for DeleteExternalFactors.
+    """
+
+    org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
+    """
+
+    names: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
+    """
+    These factor names, every geo of each (at most 1000). Exclusive with all.
+    """
+
+    all: "bool" = betterproto2.field(3, betterproto2.TYPE_BOOL)
+    """
+    Every registered factor of the org. Exclusive with names.
+    """
+
+    dry_run: "bool" = betterproto2.field(4, betterproto2.TYPE_BOOL)
+    """
+    Count and list what would be deleted, delete nothing.
+    """
+
+
+default_message_pool.register_message(
+    "liftos.v1", "DeleteExternalFactorsRequest", DeleteExternalFactorsRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class DeleteExternalFactorsResponse(betterproto2.Message):
+    """
+    Response for DeleteExternalFactors.
+    """
+
+    deleted_names: "list[str]" = betterproto2.field(1, betterproto2.TYPE_STRING, repeated=True)
+    """
+    The factor names deleted (with dry_run: that would be deleted).
+    """
+
+    series_count: "int" = betterproto2.field(2, betterproto2.TYPE_INT64)
+    """
+    Series (name and geo pairs) deleted.
+    """
+
+    not_found: "list[str]" = betterproto2.field(3, betterproto2.TYPE_STRING, repeated=True)
+    """
+    Requested names the org has not registered.
+    """
+
+
+default_message_pool.register_message(
+    "liftos.v1", "DeleteExternalFactorsResponse", DeleteExternalFactorsResponse
+)
+
+
+@dataclass(eq=False, repr=False)
 class DeleteRecordsRequest(betterproto2.Message):
     """
     Request for DeleteRecords. Filters combine (AND); an unset one matches every record.
@@ -10836,6 +11005,23 @@ class CausalServiceStub:
             AnalyzeProductsResponse.FromString,
         )(message)
 
+    def delete_analyses(self, message: "DeleteAnalysesRequest") -> "DeleteAnalysesResponse":
+        """
+        Deletes stored analyses of an org: their results, inputs and fitted models (an analysis
+        keeps the campaign ids, names and spend it read, so erasing an account's records does not
+        erase them). By id, or every analysis of the org; dry_run counts without deleting. Ids not
+        stored for the org are listed in not_found, not refused, so a retry is safe. Not in the
+        "public" scope: a key needs "records.delete". Errors: INVALID_ARGUMENT (no or a bad
+        org_id, both or neither of analysis_ids and all, more than 1000 ids, an empty id; field
+        named), PERMISSION_DENIED.
+        """
+
+        return self._channel.unary_unary(
+            "/liftos.v1.CausalService/DeleteAnalyses",
+            DeleteAnalysesRequest.SerializeToString,
+            DeleteAnalysesResponse.FromString,
+        )(message)
+
 
 class IngestionServiceStub:
     """
@@ -10993,6 +11179,40 @@ class IngestionServiceStub:
             "/liftos.v1.IngestionService/ForgetBatches",
             ForgetBatchesRequest.SerializeToString,
             ForgetBatchesResponse.FromString,
+        )(message)
+
+    def delete_experiments(
+        self, message: "DeleteExperimentsRequest"
+    ) -> "DeleteExperimentsResponse":
+        """
+        Deletes registered experiments of an org (with their recorded results), by id or all of
+        them; dry_run counts without deleting. Ids the org has not registered are listed in
+        not_found, not refused. Analyses already calibrated by a deleted result keep what they
+        read (CausalService.DeleteAnalyses deletes those). Not in the "public" scope: a key needs
+        "records.delete". Errors: INVALID_ARGUMENT (no or a bad org_id, both or neither of
+        experiment_ids and all, more than 1000 ids; field named), PERMISSION_DENIED.
+        """
+
+        return self._channel.unary_unary(
+            "/liftos.v1.IngestionService/DeleteExperiments",
+            DeleteExperimentsRequest.SerializeToString,
+            DeleteExperimentsResponse.FromString,
+        )(message)
+
+    def delete_external_factors(
+        self, message: "DeleteExternalFactorsRequest"
+    ) -> "DeleteExternalFactorsResponse":
+        """
+        Deletes registered external factor series of an org, by name (every geo of that name) or
+        all of them; dry_run counts without deleting. Names not registered are listed in
+        not_found. Not in the "public" scope: a key needs "records.delete". Errors:
+        INVALID_ARGUMENT (as DeleteExperiments), PERMISSION_DENIED.
+        """
+
+        return self._channel.unary_unary(
+            "/liftos.v1.IngestionService/DeleteExternalFactors",
+            DeleteExternalFactorsRequest.SerializeToString,
+            DeleteExternalFactorsResponse.FromString,
         )(message)
 
 
