@@ -50,7 +50,11 @@ def _rpc(service: str, *methods: str) -> frozenset[str]:
 # RPCs only the mesh's own services call: never open to a user key's "public" scope.
 INTERNAL_METHODS = _rpc("MemoryService", "Write", "WriteStream")
 # RPCs that erase an org's data: never in "public" either; a key needs "records.delete".
-ADMIN_METHODS = _rpc("MemoryService", "DeleteRecords") | _rpc("IngestionService", "ForgetBatches")
+ADMIN_METHODS = (
+    _rpc("MemoryService", "DeleteRecords")
+    | _rpc("IngestionService", "ForgetBatches")
+    | _rpc("CausalService", "DeleteAnalyses")
+)
 
 # Named scopes → the RPCs they allow. "public" (every RPC but the internal and admin ones)
 # and "all" (every RPC) are predicates, not lists, so an RPC added later is public by default.
