@@ -25,6 +25,7 @@ import enum
 from dataclasses import dataclass, field
 
 __all__ = [
+    "DATA_CHECK",
     "Analysis",
     "Audience",
     "Check",
@@ -35,6 +36,10 @@ __all__ = [
     "Metric",
     "ProductRole",
 ]
+
+
+# the fact names of what the data check said (the CheckAnalysisData reply's fields)
+DATA_CHECK = "data_check"
 
 
 class Audience(enum.StrEnum):
@@ -285,6 +290,11 @@ class Analysis:
     # what one observation of an effect estimate's data is ("geo-day" for a geo × day panel):
     # its estimate is per observation (mesh.runtime.estimand)
     observation: str = ""
+    # what changed under its window since it was made, a line per kind of change (the surfacing
+    # service's CheckAnalysisData, read when it is explained: its figures describe the data as
+    # it was), and why that could not be checked ("" when it was, or was never asked)
+    data_changes: tuple[str, ...] = ()
+    data_unchecked: str = ""
 
     @property
     def failed_checks(self) -> tuple[Check, ...]:
@@ -340,4 +350,8 @@ class Analysis:
             out.append(Fact(a, c.fact, c.outcome.value))
         for i, text in enumerate(self.warnings):
             out.append(Fact(a, f"warnings[{i}]", text))
+        for i, text in enumerate(self.data_changes):
+            out.append(Fact(a, f"{DATA_CHECK}.warnings[{i}]", text))
+        if self.data_unchecked:
+            out.append(Fact(a, DATA_CHECK, self.data_unchecked))
         return tuple(out)

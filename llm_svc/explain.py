@@ -7,6 +7,11 @@ sentences and each sentence is checked before it is sent, so an unsupported clai
 reaches the caller unmarked, even mid-stream). A question naming other analyses gets what changed
 between them and this one (``changes``): the grounded writer writes it (llm_svc.what_changed),
 the LLM reads it in its context; the guardrail knows every analysis compared.
+
+Either writer's explanation opens with what changed under the analysis's window since it was
+made (``Analysis.data_changes``): the figures that follow are the data's as it was, and an SDK
+caller reads only this text (R33-F1 after s18). When that could not be checked, its last
+sentence says so (a note, as the CLI's is, not a finding to read the figures by).
 """
 
 from __future__ import annotations
@@ -18,15 +23,15 @@ from llm_svc.chat import ChatBackend
 from llm_svc.claims.sentences import split_complete
 from llm_svc.context import build_context, build_prompts
 from llm_svc.errors import LlmRefused
-from llm_svc.evidence import Analysis, Audience
+from llm_svc.evidence import DATA_CHECK, Analysis, Audience
 from llm_svc.guardrail import AskChanges, Flagged, Guardrail, Passed
 from llm_svc.insights import rank_insights
 from llm_svc.plain_text import ControlFilter
 from llm_svc.what_changed import Change
 from llm_svc.what_changed import write as write_changes
-from llm_svc.writer import Cite, write
+from llm_svc.writer import Cite, Sentence, write
 
-__all__ = ["Delta", "Done", "explain_grounded", "explain_with_llm"]
+__all__ = ["Delta", "Done", "data_caveats", "explain_grounded", "explain_with_llm", "unchecked"]
 
 
 # the refusals of a request too large for the endpoint (OpenAI-compatible servers answer a
@@ -72,6 +77,45 @@ class _Transcript:
         return Done(stripped, tuple(self.cites), tuple(self.flagged), model)
 
 
+def _quoted(analysis_id: str, before: str, fact: str, text: str, after: str) -> Sentence:
+    return Sentence(
+        before + text + after,
+        (Cite(analysis_id, fact, len(before), len(before) + len(text)),),
+        quotes=True,  # the check's own words, not a claim the writer composed
+    )
+
+
+def data_caveats(analyses: Sequence[Analysis]) -> list[Sentence]:
+    """What changed under each analysis's window since it was made, a sentence per line of
+    the check: the first sentences of an explanation."""
+    return [
+        _quoted(a.analysis_id, "Caveat: ", f"{DATA_CHECK}.warnings[{i}]", text.rstrip(". "), ".")
+        for a in analyses
+        for i, text in enumerate(a.data_changes)
+    ]
+
+
+def unchecked(analyses: Sequence[Analysis]) -> list[Sentence]:
+    """That whether the data changed under an analysis's window could not be checked, and
+    why: the last sentence of an explanation."""
+    return [
+        _quoted(
+            a.analysis_id,
+            "Note: whether the data under this analysis's window changed since "
+            "it was made was not checked (",
+            DATA_CHECK,
+            a.data_unchecked,
+            ").",
+        )
+        for a in analyses
+        if a.data_unchecked
+    ]
+
+
+def _shifted(cites: tuple[Cite, ...], by: int) -> tuple[Cite, ...]:
+    return tuple(Cite(c.analysis_id, c.fact, c.start + by, c.end + by) for c in cites)
+
+
 def _compared(analyses: Sequence[Analysis], changes: Sequence[Change]) -> list[Analysis]:
     """``analyses`` and every other analysis ``changes`` compare them with."""
     out = {a.analysis_id: a for a in analyses}
@@ -108,7 +152,9 @@ async def _grounded(
         if changes
         else write(analyses, audience, question)
     )
-    for sentence in sentences:
+    # after the endpoint refused (the LLM path's fallback) the caveats were sent already
+    first = [] if transcript.length else data_caveats(analyses)
+    for sentence in first + sentences + unchecked(analyses):
         text = sentence.text + " "
         passed = (
             Passed(text, sentence.cites) if sentence.quotes else guard.check(text, sentence.cites)
@@ -134,6 +180,12 @@ async def explain_with_llm(
     prompts = build_prompts(context, audience, question)
     guard = Guardrail(_compared(analyses, changes))
     transcript = _Transcript()
+    # the caveats first, as the grounded writer says them: whatever the model writes, the
+    # caller reads that the figures are the data's as it was
+    for caveat in data_caveats(analyses):
+        guard.note_sent(caveat.text)  # a model repeating it word for word is not sent twice
+        yield Delta(transcript.add(Passed(caveat.text + " ", caveat.cites)))
+    opened = transcript.length
     buffer = ""
     controls = ControlFilter()  # the reply's escape sequences never reach the caller (R23-F4)
     try:
@@ -149,7 +201,7 @@ async def explain_with_llm(
         # an endpoint that refuses the request's size (a context window smaller than the
         # prompt) before it said anything: the grounded explanation, saying why (R23-F6);
         # any other refusal (key, model) is the operator's to fix, and fails the call
-        if transcript.length or e.status not in _TOO_LARGE:
+        if transcript.length > opened or e.status not in _TOO_LARGE:
             raise
         note = Passed(
             f"(The LLM endpoint refused the request, HTTP {e.status}: the analysis's evidence "
@@ -165,4 +217,9 @@ async def explain_with_llm(
         out = transcript.add(guard.check(buffer))
         if out.strip():
             yield Delta(out)
+    for last in unchecked(analyses):
+        if guard.was_sent(last.text):  # the model said it already
+            continue
+        gap = "" if "".join(transcript.parts)[-1:].isspace() else " "
+        yield Delta(transcript.add(Passed(gap + last.text, _shifted(last.cites, len(gap)))))
     yield transcript.done(backend.model)

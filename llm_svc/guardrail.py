@@ -100,6 +100,15 @@ class Guardrail:
         if asks:
             self._asked.update(await ask(asks))
 
+    def note_sent(self, text: str) -> None:
+        """A sentence the service sent itself (a data caveat): the model's copy of it is not
+        sent again."""
+        self._sent.add(text.strip())
+        self._inserted.add(text.strip())
+
+    def was_sent(self, text: str) -> bool:
+        return text.strip() in self._sent
+
     def note_written(self, sentence: Sentence) -> None:
         """A sentence the grounded writer produced: its effects count as stated."""
         for c in sentence.cites:

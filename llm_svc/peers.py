@@ -1,6 +1,7 @@
-"""The LLM service's peer: the causal service's GetAnalysis, analyses as domain objects (and two
+"""The LLM service's peers: the causal service's GetAnalysis, analyses as domain objects (and two
 attribution analyses as their comparison, for a question naming another analysis), and its
-Counterfactual of the spend changes a checked claim is about."""
+Counterfactual of the spend changes a checked claim is about; the surfacing service's
+CheckAnalysisData, what changed under an analysis's window since it was made."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from collections.abc import Sequence
 import grpc
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import causal_pb2_grpc as causal_grpc
+from liftos.v1 import surfacing_pb2 as surfacing_pb
+from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
 
 from llm_svc.claims import ChangeAsk, ChangeInterval, Counterfactuals
 from llm_svc.convert import analysis_from_proto
@@ -157,3 +160,27 @@ class AnalysisReader(Peer["causal_grpc.CausalServiceAsyncStub"]):  # quoted: Asy
             )
         d = reply.delta
         return ChangeInterval(d.estimate, d.lower, d.upper, round(d.level * 100) or ask.level)
+
+
+class DataCheck(Peer["surfacing_grpc.SurfacingServiceAsyncStub"]):  # quoted: .pyi-only
+    """Asks the surfacing service whether the data under an analysis's window changed since
+    it was made (the analysis's figures describe the data as it was)."""
+
+    def __init__(self, target: str, *, timeout: float = 10.0) -> None:
+        # the explanation waits for it: a surfacing service that hangs delays it this long
+        super().__init__(target, surfacing_grpc.SurfacingServiceStub, timeout=timeout)
+
+    async def changes(
+        self, org_id: str, analysis_id: str, *, timeout: float | None = None
+    ) -> tuple[tuple[str, ...], str]:
+        """(what changed, a line per kind of change; why it was not checked, or ""). A call
+        that fails never fails the caller: the check is advice, and its failure is said."""
+        request = surfacing_pb.CheckAnalysisDataRequest(org_id=org_id, analysis_id=analysis_id)
+        try:
+            reply = await self.stub().CheckAnalysisData(request, timeout=self.within(timeout))
+        except grpc.aio.AioRpcError as error:
+            # UNAVAILABLE (no surfacing service), PERMISSION_DENIED or UNIMPLEMENTED (one older
+            # than this llm service), DEADLINE_EXCEEDED: the explanation says it was not checked
+            # (the code alone: a connection error's details are a paragraph of addresses)
+            return (), f"the surfacing service answered {error.code().name}"
+        return tuple(reply.warnings), ""

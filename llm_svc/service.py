@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import replace
 
 import grpc
 from liftos.v1 import llm_pb2 as llm_pb
@@ -13,12 +15,13 @@ from llm_svc.chat import ChatBackend
 from llm_svc.claims import ChangeAsk, Counterfactuals, read_claims
 from llm_svc.context import build_context, build_prompts
 from llm_svc.convert import questions
+from llm_svc.evidence import Analysis
 from llm_svc.explain import Delta, explain_grounded, explain_with_llm
 from llm_svc.insights import rank_insights
 from llm_svc.openai_chat import OpenAIChat
-from llm_svc.peers import AnalysisReader
+from llm_svc.peers import AnalysisReader, DataCheck
 from llm_svc.settings import Endpoint, LlmSettings
-from llm_svc.what_changed import named_analyses
+from llm_svc.what_changed import Change, named_analyses
 
 BackendFactory = Callable[[Endpoint, LlmSettings], ChatBackend]
 
@@ -33,7 +36,8 @@ def openai_backend(endpoint: Endpoint, settings: LlmSettings) -> ChatBackend:
 
 
 class LlmService(llm_grpc.LlmServiceServicer):
-    """BuildContext, Explain and CheckClaims over analyses read from the causal service.
+    """BuildContext, Explain and CheckClaims over analyses read from the causal service (and,
+    for Explain, what changed under the analysis's window since, from the surfacing service).
 
     The domain work (ranking, writing, judging claims) is pure Python taking well under a
     millisecond per sentence, so it runs on the event loop; only the peer calls await.
@@ -44,8 +48,10 @@ class LlmService(llm_grpc.LlmServiceServicer):
         analyses: AnalysisReader,
         settings: LlmSettings,
         backend_for: BackendFactory = openai_backend,
+        data: DataCheck | None = None,
     ) -> None:
         self._analyses = analyses
+        self._data = data
         self._settings = settings
         self._backend_for = backend_for
 
@@ -70,10 +76,9 @@ class LlmService(llm_grpc.LlmServiceServicer):
         endpoint = self._settings.endpoint(q.llm_url, q.llm_model) if use_llm else None
         # "what changed since an-…": the other analyses the question names, compared with this
         named = named_analyses(q.question, q.analysis_id)
-        if named:
-            analysis, changes = await self._analyses.compared(q.org_id, q.analysis_id, named)
-        else:
-            analysis, changes = await self._analyses.get(q.org_id, q.analysis_id), ()
+        analysis, changes = await self._read_checked(
+            q.org_id, q.analysis_id, named, context.time_remaining()
+        )
         if endpoint is None:
             events = explain_grounded([analysis], q.audience, q.question, changes)
         else:
@@ -91,6 +96,30 @@ class LlmService(llm_grpc.LlmServiceServicer):
                 yield convert.delta_response(event.text)
             else:
                 yield convert.done_response(event)
+
+    async def _read_checked(
+        self, org_id: str, analysis_id: str, named: Sequence[str], remaining: float | None
+    ) -> tuple[Analysis, tuple[Change, ...]]:
+        """The analysis (and its comparisons with ``named``) with what changed under its window
+        since it was made, both read at once; the check never fails the read."""
+        check = (
+            asyncio.ensure_future(self._data.changes(org_id, analysis_id, timeout=remaining))
+            if self._data is not None
+            else None
+        )
+        try:
+            if named:
+                analysis, changes = await self._analyses.compared(org_id, analysis_id, named)
+            else:
+                analysis, changes = await self._analyses.get(org_id, analysis_id), ()
+        except BaseException:
+            if check is not None:
+                check.cancel()
+            raise
+        if check is None:
+            return analysis, changes
+        warnings, unchecked = await check
+        return replace(analysis, data_changes=warnings, data_unchecked=unchecked), changes
 
     async def CheckClaims(
         self, request: llm_pb.CheckClaimsRequest, context: grpc.aio.ServicerContext

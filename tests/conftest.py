@@ -28,8 +28,8 @@ def all_builds() -> dict:
         "memory": memory,
         "ingestion": ingestion,  # causal reads its registry and external factors
         "causal": causal,
-        "llm": llm,
         "surfacing": surfacing,
+        "llm": llm,  # Explain asks surfacing what changed under the analysis's window since
     }
 
 

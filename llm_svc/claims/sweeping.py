@@ -301,6 +301,7 @@ def _caveats(analyses: Sequence[Analysis]) -> list[str]:
         out += [f"its {c.name} check failed" for c in a.failed_checks]
         out += [f"its {c.name} check raised a warning" for c in a.warning_checks]
         out += list(a.warnings[:2])
+        out += list(a.data_changes)  # its data changed since it was made
         out += [
             f"{e.treatment}'s effect is not established" for e in a.effects if not e.established
         ]

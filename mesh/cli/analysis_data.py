@@ -1,10 +1,11 @@
-"""What `liftos counterfactual` and `liftos explain` say before their answer: whether the data
-under the analysis's window changed since it was made (SurfacingService.CheckAnalysisData).
+"""What `liftos counterfactual` says before its answer: whether the data under the analysis's
+window changed since it was made (SurfacingService.CheckAnalysisData).
 
-Both answer from the analysis as it was made and read no history, so after a later pull
-restated days of its window they answered from the old numbers without a word, while
-`predict` on the same id said the data changed (s18 R33-F1, R37-F2). The check is advice:
-when it cannot be made the command still answers, and one line says it was not checked.
+It answers from the analysis as it was made and reads no history, so after a later pull
+restated days of its window it answered from the old numbers without a word, while `predict`
+on the same id said the data changed (s18 R33-F1, R37-F2). The check is advice: when it cannot
+be made the command still answers, and one line says it was not checked. (`liftos explain`
+needs none: the llm service's Explain opens with the same check's lines.)
 """
 
 from __future__ import annotations

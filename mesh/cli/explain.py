@@ -10,7 +10,6 @@ from typing import Any
 
 from liftos.v1 import llm_pb2 as llm_pb
 
-from mesh.cli.analysis_data import print_data_check
 from mesh.report.explanation import resolution_word
 from mesh.runtime.config import PeerConfig
 from mesh.sdk.client import LiftOS
@@ -82,9 +81,9 @@ def cmd_explain(args: argparse.Namespace, peers: PeerConfig) -> int:
         sys.stdout.flush()
 
     with LiftOS(peers, org_id=_org(args)) as client:
-        # The explanation reads the analysis as made: what changed under its window since,
-        # first (R33-F1, R37-F2).
-        print_data_check(client, args.analysis_id)
+        # The explanation opens with what changed under the analysis's window since it was
+        # made (R33-F1, R37-F2): the llm service asks the surfacing service, so an SDK caller
+        # reads it too, and the CLI prints it once, as the first sentences
         done = client.explain(
             args.analysis_id, audience=args.audience, question=args.question,
             writer=args.writer or "", llm_url=args.llm_url, llm_model=args.llm_model,

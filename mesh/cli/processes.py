@@ -30,7 +30,7 @@ from mesh.runtime.config import DEFAULT_PORTS, SERVICES, replicas_target
 from mesh.runtime.supervised import spawn
 
 # Dependency order: a service's peers start before it.
-START_ORDER = ("memory", "ingestion", "causal", "llm", "surfacing")
+START_ORDER = ("memory", "ingestion", "causal", "surfacing", "llm")
 # Services that keep no state of their own in memory: any replica can answer any call.
 STATELESS = ("ingestion", "causal", "llm", "surfacing")
 REPLICA_PORT_STEP = 100

@@ -72,6 +72,7 @@ SCOPES: Mapping[str, frozenset[str]] = {
     "analyses.read": _rpc("CausalService", "GetAnalysis"),
     "analyses.list": _rpc("CausalService", "ListAnalyses"),
     "counterfactual": _rpc("CausalService", "Counterfactual"),
+    "analyses.check": _rpc("SurfacingService", "CheckAnalysisData"),
 }
 PUBLIC, ALL = "public", "all"
 
@@ -90,8 +91,9 @@ SERVICE_SCOPES: Mapping[str, tuple[str, ...]] = {
         "experiments.record",
         "factors.read",
     ),
-    # GetAnalysis to ground an explanation, Counterfactual to judge a claimed spend change
-    "llm": ("analyses.read", "counterfactual"),
+    # GetAnalysis to ground an explanation, Counterfactual to judge a claimed spend change,
+    # CheckAnalysisData to say what changed under the explained analysis's window since
+    "llm": ("analyses.read", "counterfactual", "analyses.check"),
     # GetAnalysis and ListAnalyses (the org's latest attribution), Counterfactual,
     # AggregateRecords (the history a design and a forecast read), CreateExperiment (a design
     # saved to the registry), ListExternalFactors (the promotions and seasons a forecast reads),

@@ -47,7 +47,9 @@ class LlmCalls(ClientBase):
     ) -> dc.ExplanationDone:
         """A grounded explanation of an analysis. Text deltas go to ``on_delta`` as they
         arrive; the result holds the full text, its citations and any claims the guardrail
-        removed or rewrote. ``writer``: "" (the server's default), "grounded" or "llm";
+        removed or rewrote. The text opens with what changed under the analysis's window
+        since it was made ("Caveat: …", as ``check_analysis_data`` words it), or that this
+        could not be checked. ``writer``: "" (the server's default), "grounded" or "llm";
         ``llm_url``/``llm_model``: an OpenAI-compatible endpoint the server may call."""
         request = llm_pb.ExplainRequest(
             org_id=self._org(org_id), analysis_id=analysis_id, question=question,

@@ -203,8 +203,9 @@ class SurfacingCalls(ClientBase):
         rows, a revised exchange rate, spend moved between days or geos), in the words
         ``recommend`` and ``optimize_budget`` put first; ``warnings`` is empty when nothing
         changed on the ``compared_days`` days compared (0: none could be: the analysis keeps
-        no daily series, e.g. an effect estimate). ``counterfactual`` and ``explain`` answer
-        from the analysis as it was made and do not look: ask this first."""
+        no daily series, e.g. an effect estimate). ``counterfactual`` answers from the
+        analysis as it was made and does not look: ask this first (``explain``'s text opens
+        with these lines itself)."""
         request = surfacing_pb.CheckAnalysisDataRequest(
             org_id=self._org(org_id), analysis_id=analysis_id
         )

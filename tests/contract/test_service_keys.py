@@ -102,6 +102,12 @@ def test_the_calls_found_include_the_ones_the_audit_saw_refused() -> None:
     assert "/liftos.v1.MemoryService/AggregateProducts" in peer_calls("causal")
     assert "/liftos.v1.IngestionService/ListExternalFactors" in peer_calls("surfacing")
     assert "/liftos.v1.MemoryService/WriteStream" in peer_calls("ingestion")
+    # Explain asks what changed under the explained analysis's window since it was made
+    assert peer_calls("llm") == {
+        "/liftos.v1.CausalService/GetAnalysis",
+        "/liftos.v1.CausalService/Counterfactual",
+        "/liftos.v1.SurfacingService/CheckAnalysisData",
+    }
 
 
 # -- the flows, over real servers under per-service keys -------------------------------------
@@ -116,9 +122,14 @@ def world() -> sim.SimResult:
 def mesh(
     tmp_path_factory: pytest.TempPathFactory, world: sim.SimResult
 ) -> Iterator[dict[str, RunningService]]:
-    builds: dict[str, Build] = {"memory": memory_build, "ingestion": ingestion_build,
-                                "causal": causal_build, "llm": llm_build,
-                                "surfacing": surfacing_build}  # fmt: skip
+    # surfacing before llm: Explain asks it, and each address is fed to the services after it
+    builds: dict[str, Build] = {
+        "memory": memory_build,
+        "ingestion": ingestion_build,
+        "causal": causal_build,
+        "surfacing": surfacing_build,
+        "llm": llm_build,
+    }
     with running_services(
         builds, tmp_path_factory.mktemp("keys"), auth=KEYS, api_keys=SERVICE_KEYS
     ) as services:
@@ -183,7 +194,8 @@ def test_surfacing_and_llm_flows_run_under_service_keys(
 ) -> None:
     """Recommend (GetAnalysis, ListAnalyses, Counterfactual), PredictPerformance (the
     calendar's ListExternalFactors, AggregateRecords), CheckAnalysisData (the same reads),
-    DesignExperiment saved (CreateExperiment) and Explain (llm's GetAnalysis)."""
+    DesignExperiment saved (CreateExperiment) and Explain (llm's GetAnalysis, and surfacing's
+    CheckAnalysisData: a refused check would open the text with "not checked")."""
     surfacing = _stub(mesh, "surfacing", surfacing_grpc.SurfacingServiceStub)
     recommend = surfacing.Recommend(
         surfacing_pb.RecommendRequest(org_id=ORG, analysis_ids=[analysis.analysis_id]),
@@ -219,6 +231,8 @@ def test_surfacing_and_llm_flows_run_under_service_keys(
         metadata=USER, timeout=120,
     ))  # fmt: skip
     assert events and events[-1].ListFields()
+    text = events[-1].done.text
+    assert text and "not checked" not in text and not text.startswith("Caveat"), text
 
 
 def test_a_peer_refusing_the_service_key_is_a_named_precondition_not_internal(

@@ -10,6 +10,7 @@ import datetime as dt
 import functools
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 
 import grpc
 import numpy as np
@@ -276,14 +277,16 @@ def _part(done: pb.ExplanationDone, start: int, end: int) -> pb.ExplanationDone:
 
 def test_a_question_without_another_id_is_answered_as_before(world) -> None:  # type: ignore[no-untyped-def]
     """The service's answer is the grounded writer's on this analysis alone, byte for byte:
-    for no question, a question naming no id, its own id, or something only like an id."""
+    for no question, a question naming no id, its own id, or something only like an id. (This
+    mesh runs no surfacing service: the answer ends saying its data was not checked, and why.)"""
     b = world["b"]
     B = b.analysis_id
     alone = analysis_from_proto(b)
     for question in ("", "Which channel is best?", f"What changed in {B}?",
                      f"Since {B[:-1]}?", f"Since {B.upper()}?", f"Since x{world['a'].analysis_id}?"):  # fmt: skip
         done = _explain(world["llm"], analysis_id=B, question=question)
-        expected = _grounded([alone], question)
+        (why,) = [done.text[c.start : c.end] for c in done.citations if c.fact == "data_check"]
+        expected = _grounded([replace(alone, data_unchecked=why)], question)
         assert done.text == expected.text, question
         assert "read another revenue" not in done.text
 
