@@ -60,7 +60,7 @@ from __future__ import annotations
 import pickle
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import nnls
@@ -71,7 +71,8 @@ from .demand_proxy import dechased_inputs
 from .features import Layout, MediaInputs, hill_terms
 from .objective import LiftData, Objective, lift_data, prior_lifts
 from .panel import MediaPanel
-from .spec import Identification, ModelSpec, Priors
+from .spec import Identification, ModelSpec
+from .stored_state import load_state
 from .within import (
     Projection,
     annual_basis,
@@ -311,27 +312,15 @@ def state_to_bytes(state: FitState) -> bytes:
 
 
 def state_from_bytes(blob: bytes) -> FitState:
-    """The state :func:`state_to_bytes` stored (the service's own analysis store only)."""
-    state = pickle.loads(zlib.decompress(blob))
-    if not isinstance(state, FitState):
-        raise TypeError("stored model state is not a FitState")
-    if any(not hasattr(t, f.name) for t in state.lift_tests for f in fields(LiftTest)):
-        # Stored before lift tests carried their df (or their spend change and treated
-        # count): a slots dataclass unpickles the fields it was stored with, so the newer ones
-        # are left unset; they default (a known stderr; the multiplier as stored).
-        tests = tuple(
-            LiftTest(**{f.name: getattr(t, f.name) for f in fields(LiftTest) if hasattr(t, f.name)})
-            for t in state.lift_tests
-        )
-        state = replace(state, lift_tests=tests)
-    priors = state.spec.priors
-    if any(not hasattr(priors, f.name) for f in fields(Priors)):
-        # Stored before the carry-over family and the effect prior's tail were priors: the
-        # model it was fitted with had a half-normal effect prior (df inf).
-        kept = {f.name: getattr(priors, f.name) for f in fields(Priors) if hasattr(priors, f.name)}
-        kept.setdefault("effect_df", float("inf"))
-        state = replace(state, spec=replace(state.spec, priors=Priors(**kept)))
-    return state
+    """The state :func:`state_to_bytes` stored (the service's own analysis store only), by this
+    build or an older one (:func:`.stored_state.load_state`: fields added since default).
+
+    Raises
+    ------
+    StoredStateOutdated
+        A state this version cannot read: analyse again.
+    """
+    return load_state(blob, FitState)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,164 @@
+"""A model state stored by an older build (s19 R39 F1): every attribution analysis stored before
+MediaPanel gained ``warnings`` and ``checks`` failed Counterfactual with INTERNAL after the
+upgrade, because a slots dataclass unpickles only the fields it was stored with. Over a real
+mesh (memory, ingestion, causal; the analysis store's SQLite): the stored model is rewritten as
+the previous release pickled it — the newer fields absent — and Counterfactual answers as on
+the fresh state; a state that cannot be repaired is FAILED_PRECONDITION naming the way out."""
+
+from __future__ import annotations
+
+import io
+import pickle
+import sqlite3
+import zlib
+from collections.abc import Iterator
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from liftos.v1 import causal_pb2 as pb
+from liftos.v1 import causal_pb2_grpc as causal_grpc
+
+import sim
+from causal_svc.attribution import MediaPanel
+from causal_svc.attribution.fit import Convergence, FitState, state_from_bytes, state_to_bytes
+from causal_svc.attribution.spec import Priors
+from causal_svc.attribution.stored_state import StoredStateOutdated, fill_missing_fields
+from mesh.runtime.inprocess import RunningService
+
+from .records import world_mesh
+
+ORG = "upgraded"
+# Fields added since the previous release stored its analyses (6450cc5, 2026-12-07).
+NEWER: dict[type, tuple[str, ...]] = {MediaPanel: ("warnings", "checks")}
+
+
+def _as_stored_without(state: object, newer: dict[type, tuple[str, ...]]) -> bytes:
+    """``state`` pickled as a build without ``newer``'s fields pickled it: a slots dataclass
+    pickles the list of its fields' values, so that build's list is ours less those."""
+
+    class OldPickler(pickle.Pickler):
+        def reducer_override(self, obj: object) -> Any:
+            drop = newer.get(type(obj), ())
+            if not drop:
+                return NotImplemented
+            values = [getattr(obj, f.name) for f in fields(obj) if f.name not in drop]  # type: ignore[arg-type]
+            return object.__new__, (type(obj),), values
+
+    out = io.BytesIO()
+    OldPickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump(state)
+    return zlib.compress(out.getvalue(), 3)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("mesh")
+
+
+@pytest.fixture(scope="module")
+def mesh(data_dir: Path) -> Iterator[dict[str, RunningService]]:
+    world = sim.simulate("demo", seed=3, days=120, dirt=False, n_geos=10)
+    with world_mesh(data_dir, {ORG: world}) as services:
+        yield services
+
+
+@pytest.fixture(scope="module")
+def stub(mesh: dict[str, RunningService]) -> causal_grpc.CausalServiceStub:
+    return causal_grpc.CausalServiceStub(grpc.insecure_channel(mesh["causal"].address))
+
+
+@pytest.fixture(scope="module")
+def analysis(stub: causal_grpc.CausalServiceStub) -> pb.AttributionResult:
+    request = pb.AnalyzeAttributionRequest(org_id=ORG)
+    return list(stub.AnalyzeAttribution(request, timeout=600))[-1].result
+
+
+def _model(data_dir: Path, analysis_id: str) -> bytes:
+    with sqlite3.connect(data_dir / "causal" / "analyses.sqlite") as db:
+        (blob,) = db.execute(
+            "SELECT model FROM analysis_models WHERE org_id = ? AND analysis_id = ?",
+            (ORG, analysis_id),
+        ).fetchone()
+    return bytes(blob)
+
+
+def _store_model(data_dir: Path, analysis_id: str, blob: bytes) -> None:
+    with sqlite3.connect(data_dir / "causal" / "analyses.sqlite") as db:
+        db.execute(
+            "UPDATE analysis_models SET model = ? WHERE org_id = ? AND analysis_id = ?",
+            (blob, ORG, analysis_id),
+        )
+
+
+def _without(
+    stub: causal_grpc.CausalServiceStub, analysis: pb.AttributionResult
+) -> pb.CounterfactualResponse:
+    return stub.Counterfactual(pb.CounterfactualRequest(
+        org_id=ORG, analysis_id=analysis.analysis_id,
+        changes=[pb.SpendChange(channel=analysis.channels[0].channel, multiplier=0.0)],
+    ), timeout=300)  # fmt: skip
+
+
+def test_a_state_stored_before_newer_fields_answers_counterfactuals(
+    data_dir: Path, stub: causal_grpc.CausalServiceStub, analysis: pb.AttributionResult
+) -> None:
+    fresh = _model(data_dir, analysis.analysis_id)
+    before = _without(stub, analysis)
+    old = _as_stored_without(state_from_bytes(fresh), NEWER)
+    # the previous release's bytes leave the newer slots unset, as R39 found them
+    raw = pickle.loads(zlib.decompress(old))
+    assert not hasattr(raw.panel, "warnings") and not hasattr(raw.panel, "checks")
+    _store_model(data_dir, analysis.analysis_id, old)
+    try:
+        after = _without(stub, analysis)
+    finally:
+        _store_model(data_dir, analysis.analysis_id, fresh)
+    # the same model answers: the newer fields hold nothing the figures read
+    assert after.delta.estimate == before.delta.estimate
+    assert (after.delta.lower, after.delta.upper) == (before.delta.lower, before.delta.upper)
+    assert [c.channel for c in after.channels] == [c.channel for c in before.channels]
+
+
+def test_a_state_that_cannot_be_repaired_is_refused_with_the_way_out(
+    data_dir: Path, stub: causal_grpc.CausalServiceStub, analysis: pb.AttributionResult
+) -> None:
+    fresh = _model(data_dir, analysis.analysis_id)
+    # A FitState stored without its convergence (a field with no default to give it), and
+    # bytes naming a class this version no longer has.
+    missing = _as_stored_without(state_from_bytes(fresh), {FitState: ("convergence", "demand")})
+    renamed = zlib.compress(pickle.dumps(state_from_bytes(fresh)).replace(b"FitState", b"FitStat0"))
+    for blob, named in ((missing, "FitState has no 'convergence'"), (renamed, "FitStat0")):
+        _store_model(data_dir, analysis.analysis_id, blob)
+        try:
+            with pytest.raises(grpc.RpcError) as e:
+                _without(stub, analysis)
+        finally:
+            _store_model(data_dir, analysis.analysis_id, fresh)
+        assert e.value.code() is grpc.StatusCode.FAILED_PRECONDITION, e.value.details()
+        details = e.value.details() or ""
+        assert details.startswith("re-run analyze: this analysis was stored by an older LiftOS")
+        assert named in details and "analyse the same window again" in details
+
+
+def test_every_dataclass_in_the_state_is_repaired(
+    data_dir: Path, analysis: pb.AttributionResult
+) -> None:
+    # Not only the panel: the spec's priors and a nested dataclass (Convergence) too, and the
+    # repaired state pickles again (what sending it to a compute worker does).
+    state = state_from_bytes(_model(data_dir, analysis.analysis_id))
+    newer: dict[type, tuple[str, ...]] = {
+        **NEWER,
+        Priors: ("effect_df",),
+        Convergence: ("at_bounds",),
+    }
+    with pytest.raises(StoredStateOutdated):  # Convergence.at_bounds has no default
+        state_from_bytes(_as_stored_without(state, newer))
+    newer = {**NEWER, Priors: ("carryover_log_shape", "carryover_log_scale", "effect_df")}
+    repaired = state_from_bytes(_as_stored_without(state, newer))
+    assert repaired.spec.priors == state.spec.priors
+    assert repaired.panel.warnings == () and repaired.panel.checks == ()
+    assert state_to_bytes(repaired)
+    fill_missing_fields(repaired)  # a complete state is left as it is
+    assert repaired.spec == state.spec
