@@ -11438,9 +11438,10 @@ class MemoryServiceStub:
         """
         The ad accounts an org's current records come from: per (source, account_id) the
         records, their first and last local dates, currencies and channels, in (source,
-        account_id) order, paged. Reads every current record's account from its stored record
-        (about 3 s for 100,000 records on SQLite), for each page. Errors: INVALID_ARGUMENT (no or a bad org_id, a negative page_size, a
-        page_token not issued for this org), NOT_FOUND (org has no records).
+        account_id) order, paged. Reads an index of the org's records by account (about 0.3 s
+        for 100,000 records on SQLite), for each page. Errors: INVALID_ARGUMENT (no or a bad
+        org_id, a negative page_size, a page_token not issued for this org), NOT_FOUND (org has
+        no records).
         """
 
         return self._channel.unary_unary(
@@ -11458,9 +11459,9 @@ class MemoryServiceStub:
         versions memory kept of them (history). Afterwards every read answers as a memory that
         never stored them would. dry_run counts what would go and deletes nothing. A Scan
         already reading keeps its snapshot; a write racing the delete is applied before or
-        after it, never half: writes wait while it runs (it reads every candidate record's
-        account: about 6 s to delete 50,000 of 100,000 records on SQLite). Not in the "public" scope: a key needs "records.delete" (README's
-        key table). An ingestion ledger still replays the deleted batches' first acks: call
+        after it, never half: writes wait while it runs (about 4 s to delete 50,000 of 100,000
+        records on SQLite, most of it removing them). Not in the "public" scope: a key needs
+        "records.delete" (README's key table). An ingestion ledger still replays the deleted batches' first acks: call
         IngestionService.ForgetBatches after a delete so an export sent again is written
         again (liftos memory delete and the SDK do). Errors: INVALID_ARGUMENT (no or a bad
         org_id, no filter and not all_records, a bad date or an end before the start, a source
