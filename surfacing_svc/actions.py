@@ -1,16 +1,20 @@
 """What Recommend answers with: the kinds of action, the analysis's figures an action rests on
 (:class:`Fact`), the channel's row of the attribution table (:class:`AnalysisEffect`) and how a
-return is quoted in the table's units or valued (:class:`Units`)."""
+return is quoted in the table's units or valued (:class:`Units`), and an effect estimate of one
+channel as Recommend weighs it (:class:`EffectEvidence`)."""
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from surfacing_svc.design import ExperimentDesign
 from surfacing_svc.intervals import Interval
 
-__all__ = ["Action", "ActionKind", "AnalysisEffect", "Fact", "Units"]
+__all__ = [
+    "Action", "ActionKind", "AnalysisEffect", "EffectEvidence", "Fact", "Units", "effect_channel",
+]  # fmt: skip
 
 
 class ActionKind(enum.StrEnum):
@@ -106,3 +110,24 @@ class Action:
     # A reallocation's spend per movable channel over the horizon (the plan to check with
     # Counterfactual: :func:`with_counterfactual`).
     spends: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EffectEvidence:
+    """An effect estimate of one channel (EstimateEffect), as Recommend weighs it."""
+
+    analysis_id: str
+    channel: str
+    supported: bool
+    summary: str = ""
+
+
+def effect_channel(records_channels: Sequence[str], treatment: str,
+                   channels: Sequence[str]) -> str | None:  # fmt: skip
+    """The channel an effect estimate is about: the one channel its records were read for,
+    else the channel its treatment column names (``meta`` or ``meta_spend``); None when it
+    is about no single planned channel."""
+    if len(records_channels) == 1 and records_channels[0] in channels:
+        return records_channels[0]
+    named = [c for c in channels if treatment == c or treatment.startswith(f"{c}_")]
+    return max(named, key=len) if named else None

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from surfacing_svc.actions import EffectEvidence, effect_channel
 from surfacing_svc.campaign_bounds import CampaignBoundRequest, campaign_bounds, tighter
 from surfacing_svc.campaigns import CampaignSpend, campaign_plans
 from surfacing_svc.curves import HillCurve
@@ -43,6 +44,7 @@ from surfacing_svc.recommend import (
     recommend,
     recommend_plans,
 )
+from surfacing_svc.registered_holds import awaiting_read_out, hold_warnings
 from surfacing_svc.unproven_bounds import (
     UNPROVEN_FIELD,
     unproven,
@@ -104,9 +106,11 @@ class PlanningModel:
     # The attribution table's rows (what ``analyze`` shows), which Recommend quotes.
     effects: tuple[AnalysisEffect, ...] = ()
     # Share of geo-days on which the analysis found paid budgets moving with demand (its
-    # budget-response finding; None: not assessed), and the channels a lift test calibrates.
+    # budget-response finding; None: not assessed), the channels a lift test calibrates, and
+    # the experiments whose results calibrate it (their ids).
     budget_response_share: float | None = None
     calibrated: tuple[str, ...] = ()
+    calibrated_by: tuple[str, ...] = ()
     # Its omitted_channels check and spend_scale REVIEW (a unit in doubt), in their words.
     omitted: str = ""
     spend_in_doubt: str = ""
@@ -564,27 +568,6 @@ class Recommendations:
     warnings: tuple[str, ...] = field(default=())
 
 
-@dataclass(frozen=True, slots=True)
-class EffectEvidence:
-    """An effect estimate of one channel (EstimateEffect), as Recommend weighs it."""
-
-    analysis_id: str
-    channel: str
-    supported: bool
-    summary: str = ""
-
-
-def effect_channel(records_channels: Sequence[str], treatment: str,
-                   channels: Sequence[str]) -> str | None:  # fmt: skip
-    """The channel an effect estimate is about: the one channel its records were read for,
-    else the channel its treatment column names (``meta`` or ``meta_spend``); None when it
-    is about no single planned channel."""
-    if len(records_channels) == 1 and records_channels[0] in channels:
-        return records_channels[0]
-    named = [c for c in channels if treatment == c or treatment.startswith(f"{c}_")]
-    return max(named, key=len) if named else None
-
-
 # The most one unit of revenue may be valued at (a margin, or a multiplier of revenue).
 MAX_REVENUE_VALUE = 100.0
 
@@ -628,7 +611,7 @@ def answer_recommend(
     designed as DesignExperiment designs one: the org's registered ``tests`` are not business
     as usual nor placebo windows, and what they change is said in the warnings.
     A channel whose effect estimate failed its checks is tested, never moved, whatever the
-    attribution model says of it."""
+    attribution model says of it; one whose registered test awaits its read-out is held."""
     value = outcome_value(model, question)
     failed = {e.channel: e for e in evidence if not e.supported}
     curves = tuple(
@@ -650,12 +633,13 @@ def answer_recommend(
     at_risk = {k: v for k, v in model.at_risk().items() if k not in failed}
     designs: dict[str, ExperimentDesign] = {}
     effects = {e.channel: e for e in model.effects}
+    held = awaiting_read_out(tests, model.start, model.end, model.calibrated_by)
     # Budget moves are OptimizeBudget's answers with its default bound (recommend's
     # equal_budget_plan and break_even_plan), so the two RPCs agree on one analysis; made
     # once, as the actions are ranked twice where experiments are designed.
     plans = recommend_plans(
         curves, value_per_outcome=value, level=question.level, max_change=DEFAULT_MAX_CHANGE,
-        risk=question.risk, effects=effects, at_risk=at_risk,
+        risk=question.risk, effects=effects, at_risk=at_risk, under_test=held,
     )  # fmt: skip
 
     def ranked() -> tuple[Action, ...]:
@@ -663,7 +647,7 @@ def answer_recommend(
             curves, value_per_outcome=value, designs=designs,
             level=question.level, max_results=len(curves) + 1, max_change=DEFAULT_MAX_CHANGE,
             risk=question.risk, effects=effects, at_risk=at_risk, plans=plans,
-            units=Units(value, model.outcome, model.currency),
+            units=Units(value, model.outcome, model.currency), under_test=held, end=model.end,
         )  # fmt: skip
 
     actions = ranked()
@@ -686,6 +670,7 @@ def answer_recommend(
             if isinstance(tests, RegisteredTests) and designs:
                 warnings += tests.note()
             actions = ranked()
+    warnings += hold_warnings(held, model.end, getattr(tests, "unread", ""))
     if at_risk:
         warnings.append(
             f"paid budgets moved with demand on {model.budget_response_share:.0%} of the "

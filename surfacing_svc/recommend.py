@@ -54,6 +54,10 @@ channel, so channels whose sends follow a calendar (Klaviyo SMS), which it does 
 held to the rule too. OptimizeBudget is unchanged: it answers the question asked of the
 curves; Recommend is what acts on them.
 
+A channel whose registered experiment runs, or has ended without its result recorded, in or
+near the analysis window is *held* whatever the draws say, naming the test and its read-out
+(:mod:`surfacing_svc.registered_holds`, R42-F1); the reallocation does not move it either.
+
 Actions are ranked by expected impact (objective units over the horizon). A move's
 ``confidence`` is the share of the model's draws in which it improves the objective (a
 test's: the proposed experiment's power against a channel that just pays for itself, the
@@ -63,6 +67,7 @@ evenly the draws split).
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -85,7 +90,9 @@ from surfacing_svc.optimizer import (
     change_bounds,
     optimize_budget,
 )
+from surfacing_svc.registered_holds import hold_for_test
 from surfacing_svc.spend_moves import same_spend
+from surfacing_svc.usual_spend import RegisteredTest
 
 __all__ = [
     "CONFIDENT",
@@ -282,6 +289,11 @@ def _mroas_words(c: HillCurve, units: Units, effect: AnalysisEffect | None) -> s
         out += (f", the analysis table's point-fit mROAS {table.estimate:.2f}{shown}, which the "
                 "plans are not computed on")  # fmt: skip
     return out
+
+
+def _p_up(c: HillCurve, value: float) -> float:
+    """Share of the draws in which the next unit of spend on ``c`` returns more than it costs."""
+    return float(np.mean(c.marginal(c.reference_spend) * value > 1.0))
 
 
 def _move(
@@ -547,16 +559,20 @@ def recommend_plans(
     risk: float = DEFAULT_RISK,
     effects: Mapping[str, AnalysisEffect] | None = None,
     at_risk: Mapping[str, str] | None = None,
+    under_test: Collection[str] = (),
 ) -> RecommendPlans:
     """:func:`recommend`'s optimiser answers (its arguments' meanings)."""
     at_risk = at_risk or {}
+    # A channel under a registered test keeps its spend in the reallocation too (held, as
+    # the optimiser holds an unidentified channel).
+    fixed = tuple(replace(c, identified=False) if c.channel in under_test else c for c in curves)
     # Neither a channel at risk nor one the analysis did not establish is raised by the
     # reallocation (README: never more spend on an effect the analysis did not establish);
     # the draws' mean of such a channel is the prior's tail, not evidence (R4-F5).
     unproven = tuple(c for c in unproven_channels(curves, effects or {}) if c not in at_risk)
     return RecommendPlans(
         break_even_plan(curves, value_per_outcome, level, max_change),
-        equal_budget_plan(curves, level, max_change, risk, capped=(*at_risk, *unproven)),
+        equal_budget_plan(fixed, level, max_change, risk, capped=(*at_risk, *unproven)),
         unproven,
     )
 
@@ -574,6 +590,8 @@ def recommend(
     at_risk: Mapping[str, str] | None = None,
     plans: RecommendPlans | None = None,
     units: Units | None = None,
+    under_test: Mapping[str, RegisteredTest] | None = None,
+    end: dt.date | None = None,
 ) -> tuple[Action, ...]:
     """Ranked actions for the channels of an attribution model.
 
@@ -605,6 +623,10 @@ def recommend(
     units : Units, optional
         The analysis's outcome and currency, how its returns are quoted beside the valued
         ones (its ``value`` is ``value_per_outcome``); revenue at face value when not given.
+    under_test : mapping channel -> RegisteredTest, optional
+        Channels whose registered test runs or awaits its read-out
+        (:func:`surfacing_svc.registered_holds.awaiting_read_out`): held, the model's move
+        said as what it alone would do; ``end`` is the analysis's last day.
 
     Returns
     -------
@@ -614,24 +636,25 @@ def recommend(
     units = replace(units or Units(), value=value_per_outcome)
     actions: list[Action] = []
     at_risk = at_risk or {}
+    under_test = under_test or {}
     if plans is None:
         plans = recommend_plans(curves, value_per_outcome=value_per_outcome, level=level,
                                 max_change=max_change, risk=risk, effects=effects,
-                                at_risk=at_risk)  # fmt: skip
+                                at_risk=at_risk, under_test=under_test)  # fmt: skip
     targets = plans.break_even.channels
     for c, planned in zip(curves, targets, strict=True):
+        test = under_test.get(c.channel)
         if not c.identified:
-            actions.append(
-                _test(
-                    c,
-                    level,
-                    designs.get(c.channel),
-                    value_per_outcome=value_per_outcome,
-                    units=units,
-                )
-            )
+            plan = _test(c, level, None if test else designs.get(c.channel),
+                         value_per_outcome=value_per_outcome, units=units)  # fmt: skip
+            actions.append(plan if test is None else hold_for_test(
+                plan, test, end or test.end, level, _p_up(c, value_per_outcome)))  # fmt: skip
             continue
         move = _move(c, planned, units, level, (effects or {}).get(c.channel))
+        if test is not None:
+            actions.append(hold_for_test(move, test, end or test.end, level,
+                                         _p_up(c, value_per_outcome)))  # fmt: skip
+            continue
         risk_why = at_risk.get(c.channel)
         if risk_why is not None and move.kind is ActionKind.SCALE:
             move = _test(c, level, designs.get(c.channel), move, risk_why, value_per_outcome, units)

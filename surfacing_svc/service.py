@@ -255,6 +255,8 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
                 q.org_id, start=None, end=model.end, fx=rates, timeout=context.time_remaining(),
             )  # fmt: skip
             drift = await self._drift(context, history, reading, None, model.end)
+        else:  # a channel whose registered test awaits its read-out is held (R42-F1)
+            tests = await self._registry.tests(q.org_id, timeout=context.time_remaining())
         answer = await _compute(context, answer_recommend, model, q, history, evidence, tests)
         answer = await self._checked_reallocation(answer, model, q, context)
         # The actions are the analysis's as made, whatever changed under its window since:

@@ -81,6 +81,9 @@ class RegisteredTest:
     # had their spend moved, and carry the test's effect.
     usual_arms: frozenset[str] = frozenset({"control"})
     unit: str = "geo"  # the randomisation unit, lowercase
+    # Whether the registry holds its measured result (its read-out): until it does, a plan
+    # from an observational model does not move the channel it tests (R42-F1).
+    read_out: bool = False
 
     @property
     def moved(self) -> tuple[str, ...]:
@@ -150,7 +153,7 @@ def registered_entry(e: md_pb.CausalExperiment, status: str) -> RegisteredTest |
         e.experiment_id, e.channel or e.result.channel, start, end, status,
         tuple(e.treatment_units), tuple(e.control_units), _usual_arms(e),
         common_pb.RandomizationUnit.Name(e.randomization_unit)
-        .removeprefix("RANDOMIZATION_UNIT_").lower(),
+        .removeprefix("RANDOMIZATION_UNIT_").lower(), e.HasField("result"),
     )  # fmt: skip
 
 

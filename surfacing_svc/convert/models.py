@@ -105,6 +105,7 @@ def planning_model(analysis: causal_pb.Analysis) -> PlanningModel:
         spend_in_doubt="; ".join(c.message for c in health.checks if c.name == "spend_scale"
                                  and c.verdict == causal_pb.HEALTH_VERDICT_REVIEW),
         calibrated=tuple(dict.fromkeys(c.channel for c in result.calibration if c.channel)),
+        calibrated_by=tuple(c.experiment_id for c in result.calibration if c.experiment_id),
         holiday_country=result.holiday_calendar_country,
     )  # fmt: skip
 

@@ -5,6 +5,7 @@ the response says so."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 
@@ -23,6 +24,9 @@ MODEL = PlanningModel(
 
 def test_recommends_proposed_test_reads_usual_spend_before_a_registered_holdout() -> None:
     h, test = _dark_history()
+    # Its result recorded: a holdout still awaiting its read-out holds the channel instead of
+    # proposing another test of it (R42-F1, tests/surfacing/test_recommend_held.py).
+    test = replace(test, read_out=True)
     frame = _frame(h)
     q = RecommendQuestion("o", ("a",))
     blind = answer_recommend(MODEL, q, frame)

@@ -49,9 +49,10 @@ def _date(d: dt.date) -> common_pb.Date:
     return common_pb.Date(year=d.year, month=d.month, day=d.day)
 
 
-def _recommend(mesh, analysis_id: str) -> pb.RecommendResponse:
+def _recommend(mesh, analysis_id: str, design: bool = True) -> pb.RecommendResponse:
     stub = surfacing_grpc.SurfacingServiceStub(grpc.insecure_channel(mesh["surfacing"].address))
-    return stub.Recommend(pb.RecommendRequest(org_id=ORG, analysis_ids=[analysis_id]), timeout=300)
+    request = pb.RecommendRequest(org_id=ORG, analysis_ids=[analysis_id], design_tests=design)
+    return stub.Recommend(request, timeout=300)
 
 
 def _proposal(reply: pb.RecommendResponse) -> pb.Recommendation:
@@ -87,6 +88,19 @@ def test_recommends_proposal_names_a_registered_holdout_and_restated_days(
         status=md_pb.EXPERIMENT_STATUS_COMPLETED, start_date=_date(start), end_date=_date(end),
         randomization_unit=common_pb.RANDOMIZATION_UNIT_GEO, treatment_units=geos[:2],
         treatment_type=md_pb.TREATMENT_TYPE_HOLDOUT)))  # fmt: skip
+    # Ended without its result in the window: the channel is held, naming the test, whether
+    # Recommend designs tests or not (R42-F1: `recommend --no-design` read no registry).
+    for design in (True, False):
+        waiting = _recommend(mesh, analysis_id, design)
+        (held,) = [r for r in waiting.recommendations if r.channel == CHANNEL]
+        assert held.kind == pb.RECOMMENDATION_KIND_HOLD, held
+        assert "meta-holdout" in held.action and f"read-out due after {end}" in held.action
+        assert f"ended {end} and no result is recorded" in held.rationale
+        assert any("meta-holdout" in w and f"{CHANNEL} is held" in w for w in waiting.warnings)
+    # Its result recorded: the hold is lifted, and the channel is proposed a test as before.
+    registry.RecordExperimentResult(ingestion_pb.RecordExperimentResultRequest(
+        org_id=ORG, experiment_id="meta-holdout", result=md_pb.ExperimentResult(
+            lift_absolute=50_000.0, lift_std_error=20_000.0, spend_delta=-40_000.0)))  # fmt: skip
     seen = _recommend(mesh, analysis_id)
     _proposal(seen)
     usual = [w for w in seen.warnings

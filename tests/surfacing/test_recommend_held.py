@@ -1,0 +1,108 @@
+"""R42-F1: a channel whose registered experiment runs, or ended without its result, in or near
+the analysis window is held, naming the test and its read-out, whatever the model's draws say;
+the reallocation does not move it either. A recorded result, or a calibration by the test,
+lifts the hold."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import pytest
+
+from surfacing_svc.planning import PlanningModel, RecommendQuestion, answer_recommend
+from surfacing_svc.recommend import ActionKind
+from surfacing_svc.registered_holds import NEAR_DAYS, awaiting_read_out
+from surfacing_svc.usual_spend import RegisteredTest, RegisteredTests
+from tests.surfacing.curves_fixtures import hill
+
+START, END = dt.date(2025, 1, 1), dt.date(2025, 1, 30)
+# Marginal returns at current spend (see test_recommend): meta 2.2 (scale), google and
+# tiktok 0.14 (cut).
+MODEL = PlanningModel(
+    analysis_id="an", outcome="revenue", start=START, end=END,
+    curves=(
+        hill("meta", spend=100.0, scale=1000.0, kappa=2.0, spread=0.05, seed=1),
+        hill("google", spend=100.0, scale=80.0, kappa=0.3, spread=0.05, seed=2),
+        hill("tiktok", spend=100.0, scale=80.0, kappa=0.3, spread=0.05, seed=3),
+    ),
+    baseline_total=10_000.0,
+)  # fmt: skip
+Q = RecommendQuestion("o", ("an",), design_tests=False)
+HOLDOUT = RegisteredTest(
+    "exp_1", "google", dt.date(2025, 1, 20), dt.date(2025, 2, 16), "running",
+    ("US-TX", "US-FL"), ("US-CA",), frozenset({"control"}),
+)  # fmt: skip
+
+
+def _by_channel(tests: list[RegisteredTest], model: PlanningModel = MODEL):
+    answer = answer_recommend(model, Q, None, tests=RegisteredTests(tests))
+    return {a.channel: a for a in answer.actions}, answer
+
+
+def test_a_running_test_holds_its_channel_and_names_the_read_out() -> None:
+    blind, _ = _by_channel([])
+    assert blind["google"].kind is ActionKind.CUT  # what the model alone says
+    assert "google" in blind[""].action  # and the reallocation takes from it
+    seen, answer = _by_channel([HOLDOUT])
+    held = seen["google"]
+    assert held.kind is ActionKind.HOLD
+    assert held.proposed_spend == held.current_spend == 100.0 and held.impact.estimate == 0.0
+    assert "exp_1" in held.action and "read-out due after 2025-02-16" in held.action
+    assert "2025-01-20..2025-02-16" in held.rationale and "runs to 2025-02-16" in held.rationale
+    # The model's cut is said as what the model alone would do, never as the action.
+    assert f"the observational model alone would {blind['google'].action}" in held.rationale
+    (alone,) = [f for f in held.facts if f.name == "model_alone"]
+    assert alone.value == blind["google"].impact
+    # The other channels are the model's as before; the reallocation leaves google alone.
+    assert seen["meta"].kind is ActionKind.SCALE and seen["tiktok"].kind is ActionKind.CUT
+    assert "google" not in seen[""].action and "tiktok" in seen[""].action
+    (said,) = [w for w in answer.warnings if "exp_1" in w]
+    assert "google is held at its current spend" in said
+
+
+def test_an_ended_test_without_its_result_holds_until_it_is_recorded() -> None:
+    ended = replace(
+        HOLDOUT, start=dt.date(2025, 1, 2), end=dt.date(2025, 1, 29), status="completed"
+    )
+    held = _by_channel([ended])[0]["google"]
+    assert held.kind is ActionKind.HOLD
+    assert "ended 2025-01-29 and no result is recorded" in held.rationale
+    assert "liftos estimate --experiment exp_1 --record" in held.rationale
+    # Recorded: the hold is lifted (an analysis re-run is calibrated by it).
+    assert _by_channel([replace(ended, read_out=True)])[0]["google"].kind is ActionKind.CUT
+    # Already calibrating this analysis: the model's own evidence.
+    calibrated = replace(MODEL, calibrated_by=("exp_1",))
+    assert _by_channel([ended], calibrated)[0]["google"].kind is ActionKind.CUT
+
+
+def test_a_scale_and_an_unidentified_channel_are_held_too() -> None:
+    on_meta = replace(HOLDOUT, channel="meta")
+    held = _by_channel([on_meta])[0]["meta"]
+    assert held.kind is ActionKind.HOLD and "would raise meta spend by 30%" in held.rationale
+    unknown = replace(MODEL, curves=(*MODEL.curves[:2], replace(MODEL.curves[2], identified=False)))
+    test = _by_channel([], unknown)[0]["tiktok"]
+    assert test.kind is ActionKind.TEST
+    held = _by_channel([replace(HOLDOUT, channel="tiktok")], unknown)[0]["tiktok"]
+    assert held.kind is ActionKind.HOLD and held.design is None
+    assert "would propose a test" in held.rationale
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "held"),
+    [
+        (START - dt.timedelta(days=60), START - dt.timedelta(days=NEAR_DAYS + 1), False),
+        (START - dt.timedelta(days=60), START - dt.timedelta(days=NEAR_DAYS), True),
+        (END + dt.timedelta(days=NEAR_DAYS), END + dt.timedelta(days=60), True),
+        (END + dt.timedelta(days=NEAR_DAYS + 1), END + dt.timedelta(days=60), False),
+    ],
+)
+def test_near_is_within_near_days_of_the_window(start: dt.date, end: dt.date, held: bool) -> None:
+    test = replace(HOLDOUT, start=start, end=end)
+    assert bool(awaiting_read_out([test], START, END)) is held
+
+
+def test_an_unread_registry_is_said() -> None:
+    answer = answer_recommend(MODEL, Q, None, tests=RegisteredTests([], "ListExperiments: down"))
+    assert any("could not be read (ListExperiments: down)" in w and "not held" in w
+               for w in answer.warnings)  # fmt: skip
