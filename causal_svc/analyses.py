@@ -6,6 +6,11 @@ these ids, so they can move to a distributed engine without changing the contrac
 "Newest" is the order of storing (``seq``), not the wall-clock stamp: after the host's clock
 steps back (an NTP step, a VM restored from a snapshot) a new analysis is stamped before older
 ones, and "the org's latest" must still be the one just run (audit R19-F-CLOCK).
+
+The store records its schema version (``PRAGMA user_version``, :data:`SCHEMA_VERSION`) and a
+build refuses to open one written by a newer build, whose rows it might not write correctly
+(audit R39-F2); every INSERT names its columns, so a column added later with a default keeps the
+store writable by the build before it.
 """
 
 from __future__ import annotations
@@ -19,11 +24,15 @@ from pathlib import Path
 from causal_svc.errors import AnalysisNotFound, InvalidSpec
 from mesh.runtime.page_tokens import PageTokens, page_size
 from mesh.runtime.sqlite_db import LockedSQLite, transaction
+from mesh.runtime.storage import StorageUnwritable
 
 _log = logging.getLogger(__name__)
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+# The store's layout, kept in PRAGMA user_version: 1 = analyses and analysis_models (an
+# unversioned store without ``seq`` is read as 1), 2 = analyses numbered as stored (``seq``).
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS analyses (
@@ -32,6 +41,7 @@ CREATE TABLE IF NOT EXISTS analyses (
     kind TEXT NOT NULL,
     create_time_us INTEGER NOT NULL,
     payload BLOB NOT NULL,
+    seq INTEGER,
     PRIMARY KEY (org_id, analysis_id)
 );
 CREATE INDEX IF NOT EXISTS analyses_by_time ON analyses (org_id, create_time_us DESC);
@@ -58,24 +68,68 @@ def new_analysis_id() -> str:
     return f"an-{uuid.uuid4().hex[:20]}"
 
 
+class SchemaTooNew(StorageUnwritable):
+    """The store was written by a newer build: this one refuses to start on it (one line)."""
+
+
 class AnalysisStore(LockedSQLite):
     """SQLite-backed analysis store; safe to call from worker threads. Page tokens are sealed
     with the deployment's secret (``tokens``; default: mesh.runtime.page_tokens beside the db)."""
 
     def __init__(self, path: Path, tokens: PageTokens | None = None) -> None:
         super().__init__(path, _SCHEMA)
+        self._path = path
         self._tokens = tokens or PageTokens.for_data_dir(path.parent, "ListAnalyses")
         with self._lock:
-            if "seq" not in self._columns():  # a store written before the sequence
-                with transaction(self._db) as db:
-                    # asked again under the write lock: a replica starting beside this one
-                    # on the same new store may have added it meanwhile ("duplicate column")
-                    if "seq" not in self._columns():
-                        db.execute("ALTER TABLE analyses ADD COLUMN seq INTEGER")
-                        db.execute("UPDATE analyses SET seq = rowid")  # rows in rowid order
+            try:
+                self._upgrade()
+            except SchemaTooNew:
+                self._db.close()
+                raise
             self._db.execute(
                 "CREATE INDEX IF NOT EXISTS analyses_by_seq ON analyses (org_id, seq DESC)"
             )
+
+    def _version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _upgrade(self) -> None:
+        """Refuse a store of a newer layout; bring an older one to :data:`SCHEMA_VERSION`,
+        logging each step once (caller holds the lock). Every check is asked again under the
+        write lock: a replica starting beside this one on the same store may have done it."""
+        if self._version() > SCHEMA_VERSION:
+            raise SchemaTooNew(self._too_new(self._version()))
+        if self._version() == SCHEMA_VERSION:
+            return
+        with transaction(self._db) as db:
+            found = self._version()
+            if found > SCHEMA_VERSION:
+                raise SchemaTooNew(self._too_new(found))
+            if found == SCHEMA_VERSION:
+                return
+            fresh = not db.execute("SELECT 1 FROM analyses LIMIT 1").fetchone()
+            if "seq" not in self._columns():  # a store written before the sequence
+                db.execute("ALTER TABLE analyses ADD COLUMN seq INTEGER")
+                numbered = db.execute("UPDATE analyses SET seq = rowid").rowcount  # rowid order
+                _log.info(
+                    "analysis store %s upgraded to schema %d: column seq added, %d analyses "
+                    "numbered in the order stored (a LiftOS build before 2bd3cec cannot write "
+                    "to it)", self._path, SCHEMA_VERSION, numbered,
+                )  # fmt: skip
+            elif not fresh:
+                _log.info(
+                    "analysis store %s: schema version %d recorded (it had none; a LiftOS "
+                    "build from now on refuses a store newer than it knows)",
+                    self._path, SCHEMA_VERSION,
+                )  # fmt: skip
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _too_new(self, found: int) -> str:
+        return (
+            f"{self._path}: this data dir was written by a newer LiftOS (analysis store schema "
+            f"{found}); this build reads up to schema {SCHEMA_VERSION}: run the newer build, or "
+            "restore the data dir's backup from before the upgrade"
+        )
 
     def _columns(self) -> set[str]:
         return {r[1] for r in self._db.execute("PRAGMA table_info(analyses)")}
@@ -116,7 +170,8 @@ class AnalysisStore(LockedSQLite):
         with self._transaction() as db:
             self._insert(analysis)
             db.execute(
-                "INSERT OR REPLACE INTO analysis_models VALUES (?, ?, ?)",
+                "INSERT OR REPLACE INTO analysis_models (org_id, analysis_id, model) "
+                "VALUES (?, ?, ?)",
                 (analysis.org_id, analysis.analysis_id, model),
             )
 
@@ -176,7 +231,14 @@ class AnalysisStore(LockedSQLite):
             args.append(kind)
         if token:
             key = self._tokens.open_key(org_id, token)
-            # [kind, "seq", n]: a token of the older [kind, time, id] form is refused
+            if len(key) == 3 and isinstance(key[1], int) and isinstance(key[2], str):
+                # [kind, time, id]: the cursor of a build before 2bd3cec (listed by stamp)
+                raise InvalidSpec(
+                    "page_token was issued by an earlier version of the causal service, which "
+                    "ordered the list differently; list again from the first page (no "
+                    "page_token)",
+                    field="page_token",
+                )
             if len(key) != 3 or key[0] != kind or key[1] != "seq" or not isinstance(key[2], int):
                 raise InvalidSpec(
                     "page_token was issued for another list (kind) or is not one this server "
