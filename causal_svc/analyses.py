@@ -10,14 +10,18 @@ ones, and "the org's latest" must still be the one just run (audit R19-F-CLOCK).
 The store records its schema version (``PRAGMA user_version``, :data:`SCHEMA_VERSION`) and a
 build refuses to open one written by a newer build, whose rows it might not write correctly
 (audit R39-F2); every INSERT names its columns, so a column added later with a default keeps the
-store writable by the build before it.
+store writable by the build before it. Deleting an analysis (an erasure request: it keeps the
+campaign ids, names and spend it read) overwrites its cells (``secure_delete``) and
+checkpoints the WAL, so the bytes leave the files, not only the answers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import sqlite3
 import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +37,8 @@ MAX_PAGE_SIZE = 100
 # The store's layout, kept in PRAGMA user_version: 1 = analyses and analysis_models (an
 # unversioned store without ``seq`` is read as 1), 2 = analyses numbered as stored (``seq``).
 SCHEMA_VERSION = 2
+# Ids per statement (SQLite's bound-parameter limit is 999 on older builds).
+_CHUNK = 500
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS analyses (
@@ -72,6 +78,23 @@ class SchemaTooNew(StorageUnwritable):
     """The store was written by a newer build: this one refuses to start on it (one line)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    """What a delete removed (with dry_run: would remove), and the requested ids not stored."""
+
+    deleted_ids: tuple[str, ...]
+    not_found: tuple[str, ...]
+
+
+def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
+    for i in range(0, len(ids), _CHUNK):
+        yield ids[i : i + _CHUNK]
+
+
+def _marks(ids: Sequence[str]) -> str:
+    return ", ".join("?" * len(ids))
+
+
 class AnalysisStore(LockedSQLite):
     """SQLite-backed analysis store; safe to call from worker threads. Page tokens are sealed
     with the deployment's secret (``tokens``; default: mesh.runtime.page_tokens beside the db)."""
@@ -80,6 +103,8 @@ class AnalysisStore(LockedSQLite):
         super().__init__(path, _SCHEMA)
         self._path = path
         self._tokens = tokens or PageTokens.for_data_dir(path.parent, "ListAnalyses")
+        # a deleted analysis's cells are zeroed, not left in free pages (erasure: R40-F1)
+        self._db.execute("PRAGMA secure_delete = ON")
         with self._lock:
             try:
                 self._upgrade()
@@ -264,3 +289,66 @@ class AnalysisStore(LockedSQLite):
             last = rows[size - 1]
             next_token = self._tokens.seal_key(org_id, [kind, "seq", int(last[4])])
         return page, next_token
+
+    def delete(self, org_id: str, ids: Sequence[str] | None, *, dry_run: bool = False) -> Deleted:
+        """Delete the org's analyses ``ids`` (None: all of them) with their fitted models, in
+        one transaction; with ``dry_run`` only say which. Ids the org has no analysis for are
+        listed as not found, so a retry of a delete that landed is answered, not refused."""
+        asked = list(dict.fromkeys(ids)) if ids is not None else None
+        with self._lock:
+            if dry_run:
+                found = self._stored(org_id, asked)
+            else:
+                with transaction(self._db):
+                    found = self._stored(org_id, asked)
+                    self._remove(org_id, asked, found)
+                self._checkpoint()
+        missing = tuple(i for i in asked if i not in set(found)) if asked is not None else ()
+        return Deleted(tuple(found), missing)
+
+    def _stored(self, org_id: str, asked: list[str] | None) -> list[str]:
+        """Which of ``asked`` (None: every analysis) the org has, in the order stored."""
+        if asked is None:
+            rows = self._db.execute(
+                "SELECT analysis_id FROM analyses WHERE org_id = ? ORDER BY seq", (org_id,)
+            ).fetchall()
+            return [r[0] for r in rows]
+        held: set[str] = set()
+        for part in _chunks(asked):
+            rows = self._db.execute(
+                f"SELECT analysis_id FROM analyses WHERE org_id = ? AND analysis_id IN "
+                f"({_marks(part)})",
+                (org_id, *part),
+            ).fetchall()
+            held.update(r[0] for r in rows)
+        return [i for i in asked if i in held]
+
+    def _remove(self, org_id: str, asked: list[str] | None, found: list[str]) -> None:
+        """Delete the rows (inside the caller's transaction). A model is deleted by the id asked
+        for, so one left without its analysis (none should be) goes too."""
+        if asked is None:
+            self._db.execute("DELETE FROM analyses WHERE org_id = ?", (org_id,))
+            self._db.execute("DELETE FROM analysis_models WHERE org_id = ?", (org_id,))
+            return
+        for table, ids in (("analyses", found), ("analysis_models", asked)):
+            for part in _chunks(ids):
+                self._db.execute(
+                    f"DELETE FROM {table} WHERE org_id = ? AND analysis_id IN ({_marks(part)})",
+                    (org_id, *part),
+                )
+
+    def _checkpoint(self) -> None:
+        """Copy the WAL into the database and empty it, so the deleted payloads (zeroed in the
+        database by secure_delete) do not stay in the WAL's frames. Best effort: a replica
+        reading at this moment keeps some frames until the next checkpoint."""
+        try:
+            busy, _, _ = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.OperationalError as exc:  # locked by a replica's writer: later, then
+            busy, reason = 1, str(exc)
+        else:
+            reason = "a reader held the log"
+        if busy:
+            _log.info(
+                "analysis store %s: deleted analyses stay in the write-ahead log until its next "
+                "checkpoint (%s)", self._path, reason,
+            )  # fmt: skip

@@ -678,6 +678,15 @@ class CausalService(causal_grpc.CausalServiceServicer):
         stored = await asyncio.to_thread(self._analyses.get, org, analysis_id)
         return causal_pb.GetAnalysisResponse(analysis=causal_pb.Analysis.FromString(stored.payload))
 
+    async def DeleteAnalyses(
+        self, request: causal_pb.DeleteAnalysesRequest, context: grpc.aio.ServicerContext
+    ) -> causal_pb.DeleteAnalysesResponse:
+        q = convert.delete_analyses_question(request)
+        deleted = await asyncio.to_thread(
+            self._analyses.delete, q.org_id, q.analysis_ids, dry_run=q.dry_run
+        )
+        return convert.deleted_to_proto(deleted)
+
 
 def _stored_effect(analysis: causal_pb.Analysis, now: dt.datetime) -> StoredAnalysis:
     return StoredAnalysis(

@@ -4,6 +4,8 @@ InvalidInput naming the field."""
 from causal_svc.convert.analyses import (
     analysis_id_from_proto,
     analysis_summary,
+    delete_analyses_question,
+    deleted_to_proto,
     list_analyses_question,
 )
 from causal_svc.convert.attribution import (
@@ -48,6 +50,8 @@ __all__ = [
     "code_version",
     "counterfactual_question",
     "counterfactual_response",
+    "delete_analyses_question",
+    "deleted_to_proto",
     "estimate_question",
     "estimate_to_proto",
     "lift_test",

@@ -89,6 +89,8 @@ NOT_IDEMPOTENT: Mapping[str, Mapping[str, str]] = {
         "EstimateEffect": "stores a new analysis per call",
         "AnalyzeAttribution": "stores a new analysis per call",
         "AnalyzeProducts": "stores a new analysis per call",
+        "DeleteAnalyses": "with all, a try after a lost reply would take analyses stored "
+        "meanwhile: the caller decides",
     },
     "liftos.v1.SurfacingService": {
         "DesignExperiment": "with save, registers the experiment (ALREADY_EXISTS on a retry)",
