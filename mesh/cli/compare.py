@@ -3,8 +3,10 @@
 This week's analysis beside last week's (audit R5-F5): their windows, record counts and outcome
 totals; the days of the overlap whose actual outcome differs between them (restated or late
 rows: each analysis keeps the national outcome it read per day); and per channel how the spend,
-the incremental outcome and the iROAS moved, with whether the two intervals overlap (moved
-beyond what either analysis can tell apart, or not). Built from the two GetAnalysis results
+the incremental outcome and the iROAS moved, and whether each estimate lies inside the other's
+interval ("cannot tell apart") or moved beyond it (R42-F3: whether the intervals overlapped was
+always "yes" where both lower bounds are 0); and the days one window holds and the other does
+not, with their outcome and each channel's spend (a rolling window's source of moves). Built from the two GetAnalysis results
 alone: nothing is refitted or re-read (mesh.runtime.analysis_compare computes it; this module
 prints it).
 """
@@ -21,7 +23,7 @@ from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import common_pb2 as common_pb
 
 from mesh.cli.attribution import interval_text, short
-from mesh.runtime.analysis_compare import Comparison, compare, day_runs
+from mesh.runtime.analysis_compare import ChannelChange, Comparison, compare, day_runs
 from mesh.sdk.client import LiftOS
 
 __all__ = ["add_parser", "compare", "lines", "run"]
@@ -92,17 +94,59 @@ def lines(c: Comparison) -> list[str]:
                 out.append(f"  ... and {len(c.restated) - _MAX_DAYS} more days (--json lists all)")
         else:
             out.append("every day of the overlap read the same outcome in both")
+    out.extend(_days_only(c))
     out.extend(_inputs(c))
     out.append("")
     out.append(f"{'channel':<20} {'spend A -> B':>27}  {'incremental A -> B':>44}  "
-               f"{'iROAS A -> B':>38}  intervals")  # fmt: skip
+               f"{'iROAS A -> B':>38}  moved")  # fmt: skip
     for ch in c.channels:
         sa, sb = ch.spend
         spend = f"{'—' if sa is None else f'{sa:,.0f}'} -> {'—' if sb is None else f'{sb:,.0f}'}"
         inc = f"{_interval(ch.incremental[0])} -> {_interval(ch.incremental[1])}"
         roi = f"{_interval(ch.iroas[0], True)} -> {_interval(ch.iroas[1], True)}"
-        verdict = {True: "overlap", False: "DO NOT OVERLAP", None: "in one only"}[ch.overlap]
+        verdict = _verdict(ch)
         out.append(f"{ch.channel:<20} {spend:>27}  {inc:>44}  {roi:>38}  {verdict}")
+    return out
+
+
+def _verdict(ch: ChannelChange) -> str:
+    """Whether the channel's estimate moved beyond the other analysis's interval, and by how
+    much (an iROAS to 2 decimals, an incremental outcome whole)."""
+    if ch.moved is None:
+        return "in one only"
+    a, b = ch.iroas if ch.judged == "iROAS" else ch.incremental
+    assert a is not None and b is not None  # judged: both reported
+    delta = f"{b[0] - a[0]:+.2f}" if ch.judged == "iROAS" else f"{b[0] - a[0]:+,.0f}"
+    said = {
+        "within": "within each other's interval: cannot tell apart",
+        "beyond A": "MOVED beyond A's interval",
+        "beyond B": "MOVED: A's estimate is beyond B's interval",
+        "beyond both": "MOVED beyond both intervals"
+        + (", which do not overlap" if ch.overlap is False else ""),
+    }[ch.moved]
+    return f"{delta} {said}" + ("" if ch.judged == "iROAS" else " (incremental outcome)")
+
+
+def _days_only(c: Comparison) -> list[str]:
+    """The days one window holds and the other does not, with their outcome and each
+    channel's spend: on a rolling window the data a move can come from (R42-F3)."""
+    if c.dropped is None and c.added is None:
+        return []
+    out = ["days in one window only (with the restated days above, the data the two differ in):"]
+    spend: dict[str, list[float]] = {}
+    for tag, only in (("A", c.dropped), ("B", c.added)):
+        if only is None:
+            out.append(f"  {tag} only: none")
+            continue
+        out.append(f"  {tag} only: {_spans(list(only.days))} ({len(only.days)} days), "
+                   f"{c.outcome} {only.outcome:,.0f}")  # fmt: skip
+        for ch, amount in only.spend:
+            spend.setdefault(ch, [0.0, 0.0])[tag == "B"] = amount
+    ra, rb = c.first.record_count, c.second.record_count
+    out.append(f"  records A {ra:,} -> B {rb:,} ({rb - ra:+,})")
+    if spend:
+        out.append("  spend on those days, A only -> B only: " + "; ".join(
+            f"{ch} {a:,.0f} -> {b:,.0f}" for ch, (a, b) in sorted(spend.items())))  # fmt: skip
     return out
 
 
@@ -126,7 +170,9 @@ def _inputs(c: Comparison) -> list[str]:
         out.append(f"data: the same inputs in both ({va})")
     else:
         why = ""
-        if (
+        if c.dropped is not None or c.added is not None:
+            why = ": the windows differ by the days listed above"
+        elif (
             not c.restated
             and not c.mismatch
             and all(ch.same_spend for ch in c.channels)

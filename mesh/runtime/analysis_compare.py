@@ -3,8 +3,11 @@
 This week's analysis beside last week's (audit R5-F5): their windows, record counts and outcome
 totals; the days of the overlap whose actual outcome differs between them (restated or late
 rows: each analysis keeps the national outcome it read per day); and per channel how the spend,
-the incremental outcome and the iROAS moved, with whether the two intervals overlap (moved
-beyond what either analysis can tell apart, or not). Nothing is refitted or re-read.
+the incremental outcome and the iROAS moved, with whether each estimate lies inside the other's
+interval (``moved``; R42-F3: whether the two intervals overlap says nothing when both start at
+0, which a channel whose test of no effect did not reject does every week); and the days one
+window holds and the other does not, with their outcome and each channel's spend on them (on a
+rolling window, the data a move can come from). Nothing is refitted or re-read.
 
 ``liftos compare`` prints it; the LLM service's Explain answers "what changed since <id>" from it.
 """
@@ -22,6 +25,7 @@ __all__ = [
     "ChannelChange",
     "Comparison",
     "DayChange",
+    "DaysOnly",
     "Inputs",
     "TestChange",
     "Window",
@@ -62,13 +66,18 @@ class DayChange:
 @dataclass(frozen=True, slots=True)
 class ChannelChange:
     """A channel in either analysis: spend, incremental outcome and iROAS (estimate, lower,
-    upper) in each (None: not reported there), and whether the two intervals overlap."""
+    upper) in each (None: not reported there), whether the two intervals overlap, and whether
+    each estimate lies inside the other's interval (``moved``: "within" each other's,
+    "beyond A" (B's estimate outside A's interval), "beyond B", "beyond both"; None: one side,
+    or not comparable), judged on ``judged`` ("iROAS", else "incremental outcome")."""
 
     channel: str
     spend: tuple[float | None, float | None]
     incremental: tuple[tuple[float, float, float] | None, tuple[float, float, float] | None]
     iroas: tuple[tuple[float, float, float] | None, tuple[float, float, float] | None]
     overlap: bool | None  # of the iROAS intervals (else the incremental outcome's); None: one side
+    moved: str | None = None
+    judged: str = ""
 
     @property
     def same_spend(self) -> bool:
@@ -78,6 +87,16 @@ class ChannelChange:
         if a is None or b is None:
             return False
         return abs(a - b) <= _ABS_TOL + _REL_TOL * max(abs(a), abs(b))
+
+
+@dataclass(frozen=True, slots=True)
+class DaysOnly:
+    """Days one analysis's window holds and the other's does not: the days, their outcome
+    total and each channel's spend on them (empty where the analysis kept no daily spend)."""
+
+    days: tuple[str, ...]
+    outcome: float
+    spend: tuple[tuple[str, float], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +152,8 @@ class Comparison:
     currencies: tuple[str, str] = ("", "")  # each analysis's spend currency ("" unknown)
     mismatch: str = ""  # why the outcome figures are not comparable; "" when they are
     inputs: Inputs | None = None
+    dropped: DaysOnly | None = None  # the days only A holds (None: none)
+    added: DaysOnly | None = None  # the days only B holds (None: none)
 
 
 class _Day(Protocol):
@@ -168,6 +189,30 @@ def _differs(a: float, b: float) -> bool:
 
 def _overlaps(a: tuple[float, float, float] | None, b: tuple[float, float, float] | None) -> bool:
     return a is not None and b is not None and a[1] <= b[2] and b[1] <= a[2]
+
+
+def _moved(a: tuple[float, float, float], b: tuple[float, float, float]) -> str:
+    """Whether each estimate lies inside the other's interval (see ChannelChange.moved)."""
+    b_in_a, a_in_b = a[1] <= b[0] <= a[2], b[1] <= a[0] <= b[2]
+    if b_in_a and a_in_b:
+        return "within"
+    return "beyond both" if not (b_in_a or a_in_b) else ("beyond B" if b_in_a else "beyond A")
+
+
+def _only(r: causal_pb.AttributionResult, days: set[str]) -> DaysOnly | None:
+    """The days of ``r``'s window in ``days``, with their outcome and channels' spend."""
+    dates = [iso_date(d) for d in r.daily.dates]
+    at = [i for i, d in enumerate(dates) if d in days]
+    if not at:
+        return None
+    spend = tuple(
+        (c.channel, float(sum(c.daily[i] for i in at)))
+        for c in r.daily.spend
+        if len(c.daily) == len(dates)
+    )
+    return DaysOnly(
+        tuple(dates[i] for i in at), float(sum(r.daily.actual_outcome[i] for i in at)), spend
+    )
 
 
 def outcome_name(r: causal_pb.AttributionResult) -> str:
@@ -238,11 +283,15 @@ def compare(first: causal_pb.Analysis, second: causal_pb.Analysis) -> Comparison
 
         roi = (part(ca, "incremental_roas"), part(cb, "incremental_roas"))
         inc = (part(ca, "incremental_outcome"), part(cb, "incremental_outcome"))
-        pair = roi if roi[0] is not None and roi[1] is not None else inc
-        overlap = None if mismatch or pair[0] is None or pair[1] is None else _overlaps(*pair)
+        on_roi = roi[0] is not None and roi[1] is not None
+        pair = roi if on_roi else inc
+        pa, pb = pair
+        judged = pa is not None and pb is not None and not mismatch
         channels.append(ChannelChange(
             name, (ca.spend.amount if ca else None, cb.spend.amount if cb else None),
-            inc, roi, overlap,
+            inc, roi, _overlaps(pa, pb) if judged else None,
+            _moved(pa, pb) if judged and pa is not None and pb is not None else None,
+            ("iROAS" if on_roi else "incremental outcome") if judged else "",
         ))  # fmt: skip
     outcome = outcomes[0] if outcomes[0] == outcomes[1] else " / ".join(outcomes)
     return Comparison(
@@ -250,6 +299,7 @@ def compare(first: causal_pb.Analysis, second: causal_pb.Analysis) -> Comparison
         (both[0], both[-1]) if both else None,
         (float(sum(daily_a[d] for d in both)), float(sum(daily_b[d] for d in both))),
         restated, tuple(channels), outcomes, currencies, mismatch, _inputs(ra, rb),
+        _only(ra, set(daily_a) - set(daily_b)), _only(rb, set(daily_b) - set(daily_a)),
     )  # fmt: skip
 
 

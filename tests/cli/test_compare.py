@@ -66,7 +66,8 @@ def test_compare_names_the_restated_days_and_each_channels_move(
 def test_compare_refuses_what_is_not_an_attribution(pair, monkeypatch, capsys) -> None:
     services, before, _ = pair
     monkeypatch.setenv("LIFTOS_CAUSAL_ADDR", services["causal"].address)
-    assert main(["compare", before.analysis_id, "an-missing", "--org", w.ORG]) == 2
+    # refused (mesh.cli.exits; 2 before s19 R41-F1)
+    assert main(["compare", before.analysis_id, "an-missing", "--org", w.ORG]) == 1
     err = capsys.readouterr().err
     assert "an-missing" in err
     assert re.search(r"\(request id [\w.-]+\)", err), err  # rid= in the services' logs
@@ -87,7 +88,7 @@ def test_intervals_that_do_not_overlap_are_said() -> None:
     moved = compare(_analysis("a", (1.0, 0.8, 1.2)), _analysis("b", (2.0, 1.5, 2.5)))
     (tiktok,) = moved.channels
     assert tiktok.overlap is False and moved.restated == ()
-    assert lines(moved)[-1].endswith("DO NOT OVERLAP")
+    assert lines(moved)[-1].endswith("MOVED beyond both intervals, which do not overlap")
     assert (
         compare(_analysis("a", (1.0, 0.8, 1.6)), _analysis("b", (2.0, 1.5, 2.5)))
         .channels[0]
