@@ -58,7 +58,8 @@ def _test_words(t: RegisteredTest, end: dt.date) -> str:
     """The test, its dates and its read-out in words, as of the analysis's last day ``end``."""
     geos = f", {len(t.moved)} geos with spend moved" if t.moved else ""
     if t.end > end:
-        when = f"it runs to {t.end}, and its read-out is due after {t.end}"
+        when = (f"as of the analysis's last day {end} it runs to {t.end}, and its read-out is "
+                f"due after {t.end}")  # fmt: skip
     else:
         when = (f"it ended {t.end} and no result is recorded yet: its read-out is due now "
                 f"(`liftos estimate --experiment {t.experiment_id} --record`)")  # fmt: skip

@@ -49,7 +49,10 @@ def test_a_running_test_holds_its_channel_and_names_the_read_out() -> None:
     assert held.kind is ActionKind.HOLD
     assert held.proposed_spend == held.current_spend == 100.0 and held.impact.estimate == 0.0
     assert "exp_1" in held.action and "read-out due after 2025-02-16" in held.action
-    assert "2025-01-20..2025-02-16" in held.rationale and "runs to 2025-02-16" in held.rationale
+    assert (
+        "2025-01-20..2025-02-16" in held.rationale
+        and "as of the analysis's last day 2025-01-30 it runs to 2025-02-16" in held.rationale
+    )
     # The model's cut is said as what the model alone would do, never as the action.
     assert f"the observational model alone would {blind['google'].action}" in held.rationale
     (alone,) = [f for f in held.facts if f.name == "model_alone"]
