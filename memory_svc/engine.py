@@ -226,6 +226,9 @@ class MemoryEngine:
             none = np.zeros(0, np.int64)
             self.indexes.apply(org_id, dim, none, np.zeros((0, dim), np.float32),
                                done.removed_seqs, done.max_seq, [])  # fmt: skip
+            # A saved index file would keep the erased records' vectors until the next save
+            # (20,000 changes, or a clean stop): saved now, one write of the org's index.
+            self.indexes.save(org_id)
         return done
 
     # --------------------------------------------------------------------- read
