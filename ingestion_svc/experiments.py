@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -283,3 +283,38 @@ class ExperimentRegistry(LockedSQLite):
                 (org_id, day_to.isoformat(), day_from.isoformat()),
             ).fetchall()
         return [_from_row(r) for r in rows]
+
+    def delete(
+        self, org_id: str, experiment_ids: Sequence[str] | None, *, dry_run: bool = False
+    ) -> tuple[builtins.list[str], builtins.list[str]]:
+        """Delete these experiments of the org (None: every one), their recorded results with
+        them (a result lives in the stored contract); returns (deleted ids, requested ids the
+        org has not registered). With ``dry_run`` nothing is deleted: the ids that would be.
+        One transaction: a create or a recorded result racing it lands before or after."""
+        with self._transaction() as db:
+            if experiment_ids is None:
+                found = [
+                    str(r[0])
+                    for r in db.execute(
+                        "SELECT experiment_id FROM experiments WHERE org_id = ? "
+                        "ORDER BY experiment_id",
+                        (org_id,),
+                    )
+                ]
+            else:
+                found = [
+                    e
+                    for e in experiment_ids
+                    if db.execute(
+                        "SELECT 1 FROM experiments WHERE org_id = ? AND experiment_id = ?",
+                        (org_id, e),
+                    ).fetchone()
+                ]
+            if not dry_run:
+                db.executemany(
+                    "DELETE FROM experiments WHERE org_id = ? AND experiment_id = ?",
+                    [(org_id, e) for e in found],
+                )
+        held = set(found)
+        missing = [e for e in experiment_ids or () if e not in held]
+        return found, missing

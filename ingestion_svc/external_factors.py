@@ -143,6 +143,35 @@ class FactorRegistry(LockedSQLite):
             )
         return len(series.values)
 
+    def delete(
+        self, org_id: str, names: Sequence[str] | None, *, dry_run: bool = False
+    ) -> tuple[builtins.list[str], int, builtins.list[str]]:
+        """Delete these series of the org, every geo of each name (None: every series);
+        returns (names deleted, series deleted, requested names the org has not registered).
+        With ``dry_run`` nothing is deleted: what would be. The org's generation moves (and
+        is never reset: a stream holding a table of an earlier generation must reload), so
+        no open Ingest stream of any replica joins a deleted series onto a later row."""
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT name, COUNT(*) FROM factor_series WHERE org_id = ? GROUP BY name "
+                "ORDER BY name",
+                (org_id,),
+            ).fetchall()
+            held = {str(name): int(n) for name, n in rows}
+            found = list(held) if names is None else [n for n in names if n in held]
+            if found and not dry_run:
+                for table in ("factor_values", "factor_series"):
+                    db.executemany(
+                        f"DELETE FROM {table} WHERE org_id = ? AND name = ?",
+                        [(org_id, n) for n in found],
+                    )
+                db.execute(
+                    "UPDATE factor_generation SET generation = generation + 1 WHERE org_id = ?",
+                    (org_id,),
+                )
+        missing = [n for n in names or () if n not in held]
+        return found, sum(held[n] for n in found), missing
+
     def generation(self, org_id: str) -> int:
         with self._lock:
             row = self._db.execute(

@@ -19,6 +19,7 @@ from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 
 from ingestion_svc import convert, pipeline
 from ingestion_svc.calendar import build_calendar
+from ingestion_svc.convert.deletes import delete_target
 from ingestion_svc.convert.experiments import overlap_check
 from ingestion_svc.convert.result_retry import already_recorded
 from ingestion_svc.experiments import ExperimentRegistry, ResultChanged
@@ -108,6 +109,28 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
         org = require_org(request.org_id)
         forgotten = await asyncio.to_thread(self.ledger.forget, org)
         return ingestion_pb.ForgetBatchesResponse(forgotten_count=forgotten)
+
+    async def DeleteExperiments(
+        self, request: ingestion_pb.DeleteExperimentsRequest, context: grpc.aio.ServicerContext
+    ) -> ingestion_pb.DeleteExperimentsResponse:
+        org, ids = delete_target(
+            request.org_id, request.experiment_ids, request.all, field="experiment_ids"
+        )
+        deleted, missing = await asyncio.to_thread(
+            self.registry.delete, org, ids, dry_run=request.dry_run
+        )
+        return ingestion_pb.DeleteExperimentsResponse(deleted_ids=deleted, not_found=missing)
+
+    async def DeleteExternalFactors(
+        self, request: ingestion_pb.DeleteExternalFactorsRequest, context: grpc.aio.ServicerContext
+    ) -> ingestion_pb.DeleteExternalFactorsResponse:
+        org, names = delete_target(request.org_id, request.names, request.all, field="names")
+        deleted, series, missing = await asyncio.to_thread(
+            self.factors.delete, org, names, dry_run=request.dry_run
+        )
+        return ingestion_pb.DeleteExternalFactorsResponse(
+            deleted_names=deleted, series_count=series, not_found=missing
+        )
 
     async def GetCalendar(
         self, request: ingestion_pb.GetCalendarRequest, context: grpc.aio.ServicerContext

@@ -52,7 +52,7 @@ INTERNAL_METHODS = _rpc("MemoryService", "Write", "WriteStream")
 # RPCs that erase an org's data: never in "public" either; a key needs "records.delete".
 ADMIN_METHODS = (
     _rpc("MemoryService", "DeleteRecords")
-    | _rpc("IngestionService", "ForgetBatches")
+    | _rpc("IngestionService", "ForgetBatches", "DeleteExperiments", "DeleteExternalFactors")
     | _rpc("CausalService", "DeleteAnalyses")
 )
 

@@ -78,6 +78,10 @@ NOT_IDEMPOTENT: Mapping[str, Mapping[str, str]] = {
     "liftos.v1.IngestionService": {
         "Ingest": "a stream; the client re-sends a batch under its batch_id (the ledger)",
         "CreateExperiment": "a second try after a lost reply answers ALREADY_EXISTS",
+        "DeleteExperiments": "with all, a try after a lost reply would take experiments "
+        "registered meanwhile: the caller decides",
+        "DeleteExternalFactors": "with all, a try after a lost reply would take series "
+        "registered meanwhile: the caller decides",
     },
     "liftos.v1.MemoryService": {
         "Write": "a stream; ingestion re-sends a batch that was not acked",

@@ -89,6 +89,8 @@ _FRESH = {
     "IngestionService.Ingest": _fresh_batch,
     "IngestionService.CreateExperiment": _fresh_experiment,
     "MemoryService.DeleteRecords": _kept_org,
+    "IngestionService.DeleteExperiments": _kept_org,
+    "IngestionService.DeleteExternalFactors": _kept_org,
 }
 _calls = itertools.count()
 
@@ -264,6 +266,14 @@ def seeds(analysis_id: str, campaign_id: str, node_id: str) -> dict[str, list[Me
         ],
         "MemoryService.ListAccounts": [memory_pb2.ListAccountsRequest(org_id=ORG, page_size=1)],
         "IngestionService.ForgetBatches": [ingestion_pb2.ForgetBatchesRequest(org_id=DELETE_ORG)],
+        "IngestionService.DeleteExperiments": [
+            ingestion_pb2.DeleteExperimentsRequest(org_id=DELETE_ORG, experiment_ids=["e1"]),
+            ingestion_pb2.DeleteExperimentsRequest(org_id=DELETE_ORG, all=True, dry_run=True),
+        ],
+        "IngestionService.DeleteExternalFactors": [
+            ingestion_pb2.DeleteExternalFactorsRequest(org_id=DELETE_ORG, names=["cci"]),
+            ingestion_pb2.DeleteExternalFactorsRequest(org_id=DELETE_ORG, all=True),
+        ],
         "MemoryService.ListConceptualSpaces": [
             memory_pb2.ListConceptualSpacesRequest(org_id=ORG),
             memory_pb2.ListConceptualSpacesRequest(org_id=ORG, page_size=2),
