@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import grpc
@@ -303,6 +303,40 @@ class MemoryClient(Peer[Any]):  # Any: the aio stub (the generated .pyi types th
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 return []  # the org has no records yet
             raise self.failure(error.code(), error.details(), error, "Scan") from None
+
+    async def held(
+        self, org_id: str, record_ids: Collection[str], *, timeout: float | None = None
+    ) -> set[str]:
+        """Which of ``record_ids`` memory holds a current record of: the org's whole Scan,
+        read message by message (only the matching ids are kept), as memory can look a
+        record up by its id nowhere else."""
+        if not record_ids:
+            return set()
+        request = memory_pb.ScanRequest(org_id=org_id, batch_size=SCAN_BATCH)
+        found: set[str] = set()
+        try:
+            async for reply in self.stub().Scan(request, timeout=self.within(timeout)):
+                found.update(r.id for r in reply.records if r.id in record_ids)
+        except grpc.aio.AioRpcError as error:
+            code = error.code()
+            if code == grpc.StatusCode.NOT_FOUND:
+                return set()  # the org has no records left
+            then = (
+                "; the org's batches were forgotten, but the versions logged of its deleted "
+                "records were not: call ForgetBatches again (liftos memory delete … --yes)"
+            )
+            if unreachable(code, error) or code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                raise unavailable(
+                    MemoryUnavailable, "memory service", self.target, code, "Scan",
+                    dependency="memory", then=then,
+                ) from None  # fmt: skip
+            raise self._refused(code, error.details(), "Scan") or FailedPrecondition(
+                f"the memory service refused ingestion's Scan ({code.name}: "
+                f"{shown(error.details() or '', 300)}){then}",
+                subject="memory",
+                reason="MEMORY_REFUSED",
+            ) from None
+        return found
 
     def failure(
         self, code: grpc.StatusCode, details: str | None, error: Any, call: str

@@ -28,7 +28,7 @@ from ingestion_svc.ledger import BatchLedger
 from ingestion_svc.peers import MemoryClient
 from ingestion_svc.raw_batch import RawBatch
 from ingestion_svc.stream import PIPELINE_DEPTH, IngestStream, StreamDeps
-from ingestion_svc.superseded import SupersededLog
+from ingestion_svc.superseded import SupersededLog, forget_erased
 from mesh.runtime.config import DEFAULT_MAX_MESSAGE_BYTES
 from mesh.runtime.pipeline import Pipeline
 from mesh.runtime.protoconv import require_org
@@ -56,6 +56,7 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
         self.ledger = ledger
         self.memory = memory
         self.settings = settings or pipeline.Settings()
+        self.superseded = superseded
         self._streams = StreamDeps(registry, factors, ledger, memory, self.settings, superseded)
 
     async def Ingest(
@@ -105,9 +106,17 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
     ) -> ingestion_pb.ForgetBatchesResponse:
         """The org's acked batches are no longer replayed (after a DeleteRecords in memory);
         nor are those being written now, and open streams of the org reload what memory
-        holds on their next batch (``BatchLedger.forget``)."""
+        holds on their next batch (``BatchLedger.forget``). The versions logged as
+        superseded of records memory no longer holds go too (``forget_erased``)."""
         org = require_org(request.org_id)
         forgotten = await asyncio.to_thread(self.ledger.forget, org)
+        if self.superseded is not None:
+            remaining = context.time_remaining()
+            await forget_erased(
+                self.superseded,
+                org,
+                lambda ids: self.memory.held(org, ids, timeout=remaining),
+            )
         return ingestion_pb.ForgetBatchesResponse(forgotten_count=forgotten)
 
     async def DeleteExperiments(

@@ -25,17 +25,24 @@ of an export, and the primary key is the only index a lookup needs. The file liv
 batch ledger in ingestion's part of the data dir (replicas share it, WAL lets readers run
 beside a writer) but is a database of its own, so its writes never queue behind the ledger's
 reservations. Writes are idempotent (a retried batch adds nothing), one transaction a batch.
+
+A row holds the hash of a whole raw row (an order's JSON with its customer's email), so the
+versions of records memory deleted are dropped when ingestion forgets the org's batches
+(:func:`forget_erased`, from ForgetBatches, after every DeleteRecords). Only theirs: the log
+is asked about records memory holds only, so those rows decide nothing more, while a held
+record's rows are what keep an old export sent again from reverting its restatement.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from mesh.runtime.sqlite_db import LockedSQLite
 
-__all__ = ["Replaced", "SupersededLog"]
+__all__ = ["Replaced", "SupersededLog", "forget_erased"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS superseded (
@@ -124,9 +131,49 @@ class SupersededLog(LockedSQLite):
                 )
         return found
 
+    def record_ids(self, org_id: str) -> set[str]:
+        """The org's records with a superseded version logged."""
+        with self._lock:
+            return {
+                str(r[0])
+                for r in self._db.execute(
+                    "SELECT DISTINCT record_id FROM superseded WHERE org_id = ?", (org_id,)
+                )
+            }
+
+    def drop(self, org_id: str, record_ids: Iterable[str]) -> int:
+        """Forget every logged version of these records of the org (memory no longer holds
+        them); returns how many versions went."""
+        ids = sorted(set(record_ids))
+        dropped = 0
+        with self._transaction() as db:
+            for start in range(0, len(ids), _CHUNK):
+                part = ids[start : start + _CHUNK]
+                marks = ",".join("?" * len(part))
+                dropped += db.execute(
+                    f"DELETE FROM superseded WHERE org_id = ? AND record_id IN ({marks})",
+                    (org_id, *part),
+                ).rowcount
+        return dropped
+
     def count(self, org_id: str) -> int:
         with self._lock:
             (n,) = self._db.execute(
                 "SELECT COUNT(*) FROM superseded WHERE org_id = ?", (org_id,)
             ).fetchone()
         return int(n)
+
+
+async def forget_erased(
+    log: SupersededLog, org_id: str, held: Callable[[set[str]], Awaitable[set[str]]]
+) -> int:
+    """Drop the logged versions of the org's records that memory no longer holds (``held``:
+    which of the ids it does); returns how many versions went. Records first logged after
+    the ids are read are not touched. A batch of the org written during the delete may log a
+    version of a record read here before memory stores it again; that row goes too, which
+    costs only that an old export re-sent later restates that record (as before the log)."""
+    ids = await asyncio.to_thread(log.record_ids, org_id)
+    if not ids:
+        return 0
+    gone = ids - await held(ids)
+    return await asyncio.to_thread(log.drop, org_id, gone) if gone else 0
