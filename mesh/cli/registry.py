@@ -40,6 +40,12 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from mesh.cli.csv_dialect import Dialect, header_problem, parse_delimiter
 from mesh.cli.estimate import lift_in_words
+from mesh.cli.registry_verbs import (
+    add_delete_parsers,
+    experiment_json,
+    factor_json,
+    print_json_lines,
+)
 from mesh.runtime.channels import sync_channel
 from mesh.runtime.config import PeerConfig
 from mesh.runtime.protoconv import set_date_range
@@ -455,6 +461,9 @@ def cmd_experiments_create(args: argparse.Namespace, peers: PeerConfig) -> int:
 
 def cmd_experiments_list(args: argparse.Namespace, peers: PeerConfig) -> int:
     with LiftOS(peers, org_id=_org(args)) as client:
+        if args.json:
+            print_json_lines(experiment_json(e) for e in client.list_experiments())
+            return 0
         for e in client.list_experiments():
             print(
                 f"{e.experiment_id:<24} {e.status.name.lower():<10} {e.channel or '-':<20} "
@@ -541,6 +550,10 @@ def cmd_factors_register(args: argparse.Namespace, peers: PeerConfig) -> int:
 
 def cmd_factors_list(args: argparse.Namespace, peers: PeerConfig) -> int:
     with LiftOS(peers, org_id=_org(args)) as client:
+        if args.json:
+            listed = client.list_external_factors(include_values=True)
+            print_json_lines(factor_json(s) for s in listed)
+            return 0
         for s in client.list_external_factors():
             kind = (
                 md_pb.ExternalFactorType.Name(s.type).removeprefix("EXTERNAL_FACTOR_TYPE_").lower()
@@ -554,7 +567,8 @@ def add_parsers(
     mesh_arguments: Callable[[argparse.ArgumentParser], None],
 ) -> None:
     exp = sub.add_parser(
-        "experiments", help="the experiment registry: create from a file, list, record a result"
+        "experiments",
+        help="the experiment registry: create from a file, list, record a result, delete",
     )
     verbs = exp.add_subparsers(dest="action", required=True)
     c = verbs.add_parser("create", help="register every experiment of a JSON file")
@@ -568,6 +582,7 @@ def add_parsers(
     c.set_defaults(func=cmd_experiments_create)
     ls = verbs.add_parser("list", help="the org's experiments, newest first")
     ls.set_defaults(func=cmd_experiments_list)
+    experiment_verbs = verbs
     rec = verbs.add_parser(
         "record", help="record a lift test run outside LiftOS as a registered experiment's result"
     )
@@ -600,7 +615,9 @@ def add_parsers(
     rec.add_argument("--treatment-units", type=int, default=0, help="treated geos, counted")
     rec.add_argument("--control-units", type=int, default=0, help="control geos, counted")
     rec.set_defaults(func=cmd_experiments_record)  # fmt: skip
-    fac = sub.add_parser("factors", help="an org's external series: register from a CSV, list")
+    fac = sub.add_parser(
+        "factors", help="an org's external series: register from a CSV, list, delete"
+    )
     verbs = fac.add_subparsers(dest="action", required=True)
     r = verbs.add_parser(
         "register", help="register (or replace) every series of a long CSV: date,name,kind,value"
@@ -622,7 +639,12 @@ def add_parsers(
     r.set_defaults(func=cmd_factors_register)
     fl = verbs.add_parser("list", help="the org's series")
     fl.set_defaults(func=cmd_factors_list)
-    for p in (c, ls, rec, r, fl):
+    for listing in (ls, fl):
+        listing.add_argument(
+            "--json", action="store_true", help="one JSON object per line (null: no number)"
+        )
+    deletes = add_delete_parsers(experiment_verbs, verbs)
+    for p in (c, ls, rec, r, fl, *deletes):
         p.add_argument("--org", default="", help="organisation id (or LIFTOS_ORG)")
         mesh_arguments(p)
 

@@ -10,7 +10,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -327,6 +327,63 @@ class IngestionCalls(ClientBase):
             if not reply.next_page_token:
                 return out
             request.page_token = reply.next_page_token
+
+    def delete_experiments(
+        self,
+        experiment_ids: Sequence[str] = (),
+        *,
+        all_experiments: bool = False,
+        dry_run: bool = False,
+        org_id: str | None = None,
+    ) -> ingestion_pb.DeleteExperimentsResponse:
+        """Delete these registered experiments of the org with their recorded results (or,
+        with ``all_experiments=True``, every one); ``dry_run`` lists them only. Ids the org
+        has not registered come back in ``not_found`` (a retry is safe). More than 1,000
+        ids are sent 1,000 a call, the replies joined. Needs a key with ``records.delete``."""
+        org = self._org(org_id)
+        reply = ingestion_pb.DeleteExperimentsResponse()
+        for part in _parts(experiment_ids, all_experiments):
+            request = ingestion_pb.DeleteExperimentsRequest(
+                org_id=org, experiment_ids=part, all=all_experiments, dry_run=dry_run
+            )
+            reply.MergeFrom(_call(lambda r=request: self._ingestion.DeleteExperiments(r)))  # type: ignore[misc]
+        return reply
+
+    def delete_external_factors(
+        self,
+        names: Sequence[str] = (),
+        *,
+        all_factors: bool = False,
+        dry_run: bool = False,
+        org_id: str | None = None,
+    ) -> ingestion_pb.DeleteExternalFactorsResponse:
+        """Delete these registered external series of the org, every geo of each name (or,
+        with ``all_factors=True``, every series); ``dry_run`` lists them only. Names not
+        registered come back in ``not_found``. Needs a key with ``records.delete``."""
+        org = self._org(org_id)
+        reply = ingestion_pb.DeleteExternalFactorsResponse()
+        for part in _parts(names, all_factors):
+            request = ingestion_pb.DeleteExternalFactorsRequest(
+                org_id=org, names=part, all=all_factors, dry_run=dry_run
+            )
+            part_reply = _call(lambda r=request: self._ingestion.DeleteExternalFactors(r))  # type: ignore[misc]
+            reply.deleted_names.extend(part_reply.deleted_names)
+            reply.not_found.extend(part_reply.not_found)
+            reply.series_count += part_reply.series_count
+        return reply
+
+
+# Ids or names one delete call takes (the RPCs' bound).
+_DELETE_PART = 1000
+
+
+def _parts(names: Sequence[str], every: bool) -> list[list[str]]:
+    """The names in calls' worth (one empty part with ``every``, or with none: the server
+    names what is missing)."""
+    listed = list(names)
+    if every or not listed:
+        return [listed]
+    return [listed[k : k + _DELETE_PART] for k in range(0, len(listed), _DELETE_PART)]
 
 
 def _required_date(value: object, field: str) -> dt.date:
