@@ -1,9 +1,15 @@
-"""`liftos analyses [--kind K] [--limit N] [--json]`: the org's stored analyses, newest first.
+"""`liftos analyses [--kind K] [--limit N] [--json]`: the org's stored analyses, newest first;
+`liftos analyses delete ID... | --all --org ORG [--dry-run] [--yes]` deletes them.
 
 Finding last week's analysis to compare with this week's (audit R5-F5) took an id remembered
 from a terminal: ListAnalyses now says what each analysis read (its window and record count,
 and a fingerprint of its inputs: R33-F4), and this lists them, so two runs over the same
 window can be told apart from two windows, and two runs on different data from one another.
+
+An analysis keeps the campaign ids, names and spend it read, so erasing an account's records
+leaves them there (audit R40-F1): `delete` removes analyses with their fitted models, counted
+first and asked for at a terminal as `liftos memory delete` does; an id the org has no analysis
+of exits 1 (a typo must not read as erased).
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ import argparse
 import datetime as dt
 import itertools
 import json
+import os
+import sys
 from typing import Any
 
 from liftos_dc.liftos.v1 import AnalysisKind, AnalysisSummary, DateRange, EstimationMethod
@@ -38,6 +46,22 @@ def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: i
     p.add_argument("--json", action="store_true", help="one JSON object per analysis")
     common(p)
     p.set_defaults(func=run)
+    verbs = p.add_subparsers(dest="analyses_verb", metavar="{delete}")
+    org = os.environ.get("LIFTOS_ORG") or None
+    rm = verbs.add_parser(
+        "delete",
+        help="delete stored analyses (IDs, or --all of the org) with their fitted models: an "
+        "analysis keeps the campaign ids, names and spend it read (asks first; --dry-run lists "
+        "only)",
+    )
+    rm.add_argument("ids", nargs="*", metavar="ID", help="the analyses to delete")
+    rm.add_argument("--all", dest="all_analyses", action="store_true",
+                    help="every stored analysis of the org (instead of IDs)")  # fmt: skip
+    rm.add_argument("--org", default=org, required=org is None)
+    rm.add_argument("--dry-run", action="store_true", help="list what would go, delete nothing")
+    rm.add_argument("--yes", action="store_true", help="delete without asking")
+    common(rm)
+    rm.set_defaults(func=run_delete)
 
 
 def _window(r: DateRange | None) -> tuple[str, str]:
@@ -103,3 +127,38 @@ def run(args: argparse.Namespace, peers: Any) -> int:
     else:
         print("\n".join(lines(rows)))
     return 0
+
+
+def _deleted_lines(ids: list[str], org: str, verb: str) -> list[str]:
+    return [f"{verb} {len(ids):,} stored analyses of org {org} (with their fitted models)"
+            + (":" if ids else "")] + [f"  {i}" for i in ids]  # fmt: skip
+
+
+def _not_found(ids: list[str], org: str) -> int:
+    """Exit 1 naming the ids the org has no analysis of (a typo, or deleted before)."""
+    print(f"error: org {org} has no stored analysis {', '.join(ids)} (`liftos analyses --org "
+          f"{org}` lists them; one deleted before is not stored either)", file=sys.stderr)  # fmt: skip
+    return 1
+
+
+def run_delete(args: argparse.Namespace, peers: Any) -> int:
+    from mesh.cli.memory_accounts import _confirmed
+
+    if args.all_analyses == bool(args.ids):
+        print("error: name the analyses to delete (IDs from `liftos analyses`) or --all for "
+              "every analysis of the org, not both", file=sys.stderr)  # fmt: skip
+        return 2
+    ids, every = list(args.ids), args.all_analyses
+    with LiftOS(peers, org_id=args.org) as client:
+        if args.dry_run or not args.yes:
+            counted = client.delete_analyses(ids, all_analyses=every, dry_run=True)
+            print("\n".join(_deleted_lines(list(counted.deleted_ids), args.org, "would delete")))
+            missing = list(counted.not_found)
+            if args.dry_run or not counted.deleted_ids:
+                return _not_found(missing, args.org) if missing else 0
+            if not _confirmed(args.org):
+                print("not deleted: re-run with --yes to delete them", file=sys.stderr)
+                return 1
+        done = client.delete_analyses(ids, all_analyses=every)
+    print("\n".join(_deleted_lines(list(done.deleted_ids), args.org, "deleted")))
+    return _not_found(list(done.not_found), args.org) if done.not_found else 0

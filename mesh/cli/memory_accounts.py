@@ -6,6 +6,10 @@ twice (audit R31 F1): `accounts` lists what the org holds per (source, account),
 removes the chosen records and everything memory derived from them, then has ingestion forget
 the org's acked batches so the same export sent again is written again. Without ``--yes`` the
 deletion is counted first (a dry run) and asked for at a terminal; elsewhere it is refused.
+
+After a delete (and a dry run) it says what still holds data derived from those records
+(R40-F1/F2): the org's stored analyses whose window overlaps the deleted days, with the command
+that deletes them, and after an org-wide delete its experiments and external-factor series.
 """
 
 from __future__ import annotations
@@ -110,6 +114,79 @@ def _confirmed(org: str) -> bool:
     return answer.strip() == org
 
 
+def _days(d: Any) -> dt.date | None:
+    return dt.date(d.year, d.month, d.day) if d is not None and d.year else None
+
+
+def _span(accounts: list[Any]) -> tuple[dt.date | None, dt.date | None]:
+    """The first and last local day of the deleted accounts' records."""
+    firsts = [f for a in accounts if (f := _days(a.first_date)) is not None]
+    lasts = [x for a in accounts if (x := _days(a.last_date)) is not None]
+    return (min(firsts) if firsts else None, max(lasts) if lasts else None)
+
+
+def _overlaps(window: Any, first: dt.date | None, last: dt.date | None) -> bool:
+    """Whether an analysis's data window (open ends: every day) meets [first, last]."""
+    start = _days(window.start_date) if window is not None else None
+    end = _days(window.end_date) if window is not None else None
+    return (last is None or start is None or start <= last) and (
+        first is None or end is None or end >= first
+    )
+
+
+def still_held(
+    client: Any, org: str, deleted: Any, everything: bool, kept_word: str = "kept"
+) -> list[str]:
+    """What keeps data derived from the deleted records: the org's stored analyses that read
+    records over the deleted days (an inline-table estimate read none), and after an org-wide
+    delete its registered experiments and external-factor series, each with the command that
+    deletes it. A service that cannot be asked is said, not raised: the records are gone."""
+    from mesh.sdk.failures import RpcFailure
+
+    first, last = (None, None) if everything else _span(list(deleted.accounts))
+    out: list[str] = []
+    try:
+        kept = [a for a in client.list_analyses(page_size=100)
+                if a.date_range is not None and _overlaps(a.date_range, first, last)]  # fmt: skip
+    except RpcFailure as failure:
+        out.append(f"note: the org's stored analyses could not be listed ({failure.code}: "
+                   f"{failure.message}); an analysis keeps the campaign ids, names and spend it "
+                   f"read: `liftos analyses --org {org}` lists them")  # fmt: skip
+        kept = []
+    if kept:
+        days = "every day" if everything else f"{_date(first) or '…'}..{_date(last) or '…'}"
+        out.append(f"{kept_word}: {len(kept):,} stored analyses of org {org}, which read records "
+                   f"of {days} and keep the campaign ids, names and spend they read:")  # fmt: skip
+        out += [f"  {a.analysis_id}  {_date(a.date_range.start_date) or '…'}.."
+                f"{_date(a.date_range.end_date) or '…'}" for a in kept]  # fmt: skip
+        ids = "--all" if everything else " ".join(a.analysis_id for a in kept)
+        out.append(f"  delete them: liftos analyses delete --org {org} {ids}")
+    if everything:
+        out += _registry_kept(client, org, kept_word)
+    return out
+
+
+def _registry_kept(client: Any, org: str, kept_word: str) -> list[str]:
+    """The org's experiments and factor series (ingestion's registry), which an org-wide
+    delete of records leaves, with the commands that delete them."""
+    from mesh.sdk.failures import RpcFailure
+
+    try:
+        counts = [len(list(client.list_experiments())), len(client.list_external_factors())]
+    except RpcFailure as failure:
+        return [f"note: ingestion's registry could not be asked ({failure.code}); the org's "
+                f"experiments and external-factor series are kept: `liftos experiments delete "
+                f"--org {org} --all` and `liftos factors delete --org {org} --all` delete "
+                "them"]  # fmt: skip
+    out = []
+    for n, what, verb in ((counts[0], "registered experiments", "experiments"),
+                          (counts[1], "external-factor series", "factors")):  # fmt: skip
+        if n:
+            out.append(f"{kept_word}: {n:,} {what} of org {org}: liftos {verb} delete --org "
+                       f"{org} --all")  # fmt: skip
+    return out
+
+
 def cmd_delete(args: argparse.Namespace) -> int:
     from mesh.sdk.memory import LedgerNotForgotten
 
@@ -122,11 +199,15 @@ def cmd_delete(args: argparse.Namespace) -> int:
         "source": args.source, "account_id": args.account_id, "start": args.start,
         "end": args.end, "all_records": args.all_records,
     }  # fmt: skip
+    everything = args.all_records
     with _client(args) as client:
         if args.dry_run or not args.yes:
             counted = client.delete_records(dry_run=True, **kwargs)
             print("\n".join(_counted(counted, args.org, "would delete")))
-            if args.dry_run or not counted.deleted_count:
+            if not counted.deleted_count:
+                return 0
+            if args.dry_run:
+                print("\n".join(still_held(client, args.org, counted, everything, "would keep")))
                 return 0
             if not _confirmed(args.org):
                 print("not deleted: re-run with --yes to delete them", file=sys.stderr)
@@ -138,7 +219,8 @@ def cmd_delete(args: argparse.Namespace) -> int:
                 print("\n".join(_counted(failure.deleted, args.org, "deleted")))
             print(f"error: {failure}", file=sys.stderr)
             return 1
-    print("\n".join(_counted(done, args.org, "deleted")))
-    print(f"org {args.org} now holds {done.org_record_count:,} records; ingestion's ledger "
-          "forgot its batches, so an export sent again is written again")  # fmt: skip
+        print("\n".join(_counted(done, args.org, "deleted")))
+        print(f"org {args.org} now holds {done.org_record_count:,} records; ingestion's ledger "
+              "forgot its batches, so an export sent again is written again")  # fmt: skip
+        print("\n".join(still_held(client, args.org, done, everything)))
     return 0

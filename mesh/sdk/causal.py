@@ -177,6 +177,40 @@ class CausalCalls(ClientBase):
             if not token:
                 return
 
+    def delete_analyses(
+        self,
+        analysis_ids: Sequence[str] = (),
+        *,
+        all_analyses: bool = False,
+        dry_run: bool = False,
+        org_id: str | None = None,
+    ) -> dc.DeleteAnalysesResponse:
+        """Delete stored analyses of the org with their fitted models: ``analysis_ids``, or every
+        one with ``all_analyses`` (not both). An analysis keeps the campaign ids, names and
+        spend it read, so erasing an account's records does not erase them. ``dry_run`` lists
+        what would go. Ids the org has no analysis of come back in ``not_found`` (a retry is
+        safe). More than 1,000 ids are sent 1,000 a call. Needs a key with the
+        ``records.delete`` scope."""
+        org = self._org(org_id)
+        if all_analyses and analysis_ids:
+            raise InvalidInput("pass analysis_ids or all_analyses=True, not both", field="all")
+        if all_analyses:
+            calls = [causal_pb.DeleteAnalysesRequest(org_id=org, all=True, dry_run=dry_run)]
+        else:
+            ids = list(analysis_ids)
+            calls = [
+                causal_pb.DeleteAnalysesRequest(
+                    org_id=org, analysis_ids=ids[i : i + 1000], dry_run=dry_run
+                )
+                for i in range(0, len(ids), 1000)
+            ] or [causal_pb.DeleteAnalysesRequest(org_id=org, dry_run=dry_run)]  # refused
+        out = dc.DeleteAnalysesResponse()
+        for request in calls:
+            reply = _call(lambda r=request: self._causal.DeleteAnalyses(r))  # type: ignore[misc]
+            out.deleted_ids += list(reply.deleted_ids)
+            out.not_found += list(reply.not_found)
+        return out
+
     # -- attribution ---------------------------------------------------------------------------
     def analyze_stream(
         self,
