@@ -7,6 +7,8 @@ removes the chosen records and everything memory derived from them, then has ing
 the org's acked batches so the same export sent again is written again. Without ``--yes`` the
 deletion is counted first (a dry run) and asked for at a terminal; elsewhere it is refused.
 
+A delete that matches no record exits 1 naming the org's accounts spelled alike (R40-F5: an id
+pasted with a trailing space, or the wrong --source, erased nothing and said "deleted 0").
 After a delete (and a dry run) it says what still holds data derived from those records
 (R40-F1/F2): the org's stored analyses whose window overlaps the deleted days, with the command
 that deletes them, and after an org-wide delete its experiments and external-factor series.
@@ -187,6 +189,39 @@ def _registry_kept(client: Any, org: str, kept_word: str) -> list[str]:
     return out
 
 
+def _fold(text: str) -> str:
+    return text.strip().casefold()
+
+
+def no_match(client: Any, args: argparse.Namespace) -> list[str]:
+    """Why a delete matched no record: the filters as typed and the org's accounts spelled
+    alike (account id equal after trimming and case folding, of any source), else where the
+    org's accounts are listed."""
+    from mesh.sdk.failures import RpcFailure
+
+    typed = " ".join(f"--{k.replace('_', '-')} {v!r}" for k, v in (
+        ("source", args.source), ("account_id", args.account_id),
+        ("start", _date(args.start)), ("end", _date(args.end))) if v)  # fmt: skip
+    head = f"error: no record of org {args.org} matches {typed or '--all-records'}"
+    try:
+        accounts = client.list_accounts()
+    except RpcFailure as failure:
+        return [f"{head}; its accounts could not be listed ({failure.code}: {failure.message})"]
+    alike = [a for a in accounts
+             if args.account_id is not None and _fold(a.account_id) == _fold(args.account_id)]  # fmt: skip
+    if not alike and args.account_id is None and args.source is not None:
+        alike = list(accounts)  # a source the org has no records of: every account it has
+    if not alike:
+        return [f"{head}; `liftos memory accounts --org {args.org}` lists its "
+                f"{len(accounts):,} accounts"]  # fmt: skip
+    out = [f"{head}; the org holds:"]
+    for a in alike:
+        days = f"{_date(a.first_date)}..{_date(a.last_date)}"
+        out.append(f"  --source {_source(a.source)} --account-id {a.account_id!r}  "
+                   f"({a.record_count:,} records, {days})")  # fmt: skip
+    return out
+
+
 def cmd_delete(args: argparse.Namespace) -> int:
     from mesh.sdk.memory import LedgerNotForgotten
 
@@ -205,7 +240,8 @@ def cmd_delete(args: argparse.Namespace) -> int:
             counted = client.delete_records(dry_run=True, **kwargs)
             print("\n".join(_counted(counted, args.org, "would delete")))
             if not counted.deleted_count:
-                return 0
+                print("\n".join(no_match(client, args)), file=sys.stderr)
+                return 1
             if args.dry_run:
                 print("\n".join(still_held(client, args.org, counted, everything, "would keep")))
                 return 0
@@ -222,5 +258,8 @@ def cmd_delete(args: argparse.Namespace) -> int:
         print("\n".join(_counted(done, args.org, "deleted")))
         print(f"org {args.org} now holds {done.org_record_count:,} records; ingestion's ledger "
               "forgot its batches, so an export sent again is written again")  # fmt: skip
+        if not done.deleted_count:  # (the ledger was told all the same: a re-run after its failure)
+            print("\n".join(no_match(client, args)), file=sys.stderr)
+            return 1
         print("\n".join(still_held(client, args.org, done, everything)))
     return 0

@@ -1,8 +1,8 @@
-"""`liftos analyses delete` and what `liftos memory delete` says it leaves (audit R40-F1/F2),
+"""`liftos analyses delete` and what `liftos memory delete` says it leaves (audit R40-F1/F2/F5),
 over real memory, ingestion and causal servers: analyses are counted, asked for, deleted and
 gone from the listing; an id not stored exits 1; a records delete names the stored analyses
 that read the deleted days (and, org-wide, the registry's series) with the commands that delete
-them."""
+them; a records delete that matches nothing exits 1 naming the account spelled alike."""
 
 from __future__ import annotations
 
@@ -81,6 +81,22 @@ def test_analyses_are_counted_asked_for_and_deleted(
     with LiftOS(PeerConfig.from_env(), org_id=ORG) as client:  # the SDK, by id
         assert list(client.delete_analyses([two]).deleted_ids) == [two]
         assert list(client.delete_analyses([two]).not_found) == [two]
+
+
+def test_a_delete_matching_nothing_exits_1_naming_the_account_spelled_alike(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    base = ["memory", "delete", "--org", ORG]
+    for extra in (["--account-id", " SIM ", "--yes"], ["--account-id", "Sim", "--dry-run"],
+                  ["--source", "generic_media", "--account-id", "sim", "--yes"]):  # fmt: skip
+        assert cli.main([*base, *extra]) == 1, extra
+        out, err = capsys.readouterr()
+        assert "deleted 0 records" in out or "would delete 0 records" in out
+        assert f"error: no record of org {ORG} matches" in err
+        assert "--source meta --account-id 'sim'" in err and "records, 20" in err
+    # an account spelled like none: where the accounts are listed
+    assert cli.main([*base, "--account-id", "nobody", "--yes"]) == 1
+    assert f"`liftos memory accounts --org {ORG}` lists its" in capsys.readouterr().err
 
 
 def test_a_records_delete_names_the_analyses_and_series_it_leaves(
