@@ -91,6 +91,7 @@ _FRESH = {
     "MemoryService.DeleteRecords": _kept_org,
     "IngestionService.DeleteExperiments": _kept_org,
     "IngestionService.DeleteExternalFactors": _kept_org,
+    "CausalService.DeleteAnalyses": _kept_org,
 }
 _calls = itertools.count()
 
@@ -266,6 +267,10 @@ def seeds(analysis_id: str, campaign_id: str, node_id: str) -> dict[str, list[Me
         ],
         "MemoryService.ListAccounts": [memory_pb2.ListAccountsRequest(org_id=ORG, page_size=1)],
         "IngestionService.ForgetBatches": [ingestion_pb2.ForgetBatchesRequest(org_id=DELETE_ORG)],
+        "CausalService.DeleteAnalyses": [
+            causal_pb2.DeleteAnalysesRequest(org_id=ORG, analysis_ids=[analysis_id], dry_run=True),
+            causal_pb2.DeleteAnalysesRequest(org_id=DELETE_ORG, all=True),
+        ],
         "IngestionService.DeleteExperiments": [
             ingestion_pb2.DeleteExperimentsRequest(org_id=DELETE_ORG, experiment_ids=["e1"]),
             ingestion_pb2.DeleteExperimentsRequest(org_id=DELETE_ORG, all=True, dry_run=True),
