@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import math
 import sys
 from collections.abc import Sequence
@@ -20,7 +19,9 @@ from typing import Any
 
 from liftos.v1 import common_pb2 as common_pb
 
+from mesh.cli import timeouts
 from mesh.cli.analysis_data import print_data_check
+from mesh.cli.json_out import document, print_json
 from mesh.sdk.client import LiftOS, dc
 
 
@@ -83,6 +84,7 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
     c.add_argument("--alpha", type=float, default=0.1,
                    help="1 - the interval's level (default 0.1: the 90%% of the analysis's table)")  # fmt: skip
     c.add_argument("--json", action="store_true")
+    timeouts.add_timeout(c)
     common(c)
     c.set_defaults(func=run_counterfactual)
 
@@ -337,15 +339,21 @@ def run_analyze(args: argparse.Namespace, peers: Any) -> int:
         print(f"note: --channel fits a model of {', '.join(args.channel)} only; every other "
               "channel's spend is left out of it (see the omitted_channels health check)",
               file=sys.stderr)  # fmt: skip
+    made = None
     with LiftOS(peers, org_id=args.org) as client:
         result = client.analyze(
             start=args.start, end=args.end, outcome=args.outcome, channels=args.channel,
             holdout_days=args.holdout_days, identification=args.identification,
             max_lag_days=args.max_lag_days, on_progress=None if args.json else show, timeout=args.timeout,
         )  # fmt: skip
+        if args.json and result.analysis_id:
+            made = client.get_analysis(result.analysis_id)
     if args.json:
-        # Zero-valued fields too (proto3 JSON leaves them out, so a 0 estimate had no key).
-        print(result.to_json(indent=2, include_default_values=True))
+        # json_out keeps zero-valued fields (proto3 JSON leaves them out, so a 0 estimate had
+        # no key) and writes a non-finite figure as null; plus the currency of its amounts and
+        # when the analysis was stored (R41-F5, F6: the result says neither)
+        print_json({**document(result), "currencyCode": result_currency(result),
+                    "createTime": document(made).get("createTime", "") if made else ""})  # fmt: skip
     else:
         print_result(result, campaigns=args.campaigns)
     return 0
@@ -363,7 +371,7 @@ def run_counterfactual(args: argparse.Namespace, peers: Any) -> int:
         print("error: give at least one --set CHANNEL=MULTIPLIER or --spend CHANNEL=AMOUNT",
               file=sys.stderr)  # fmt: skip
         return 2
-    with LiftOS(peers, org_id=args.org) as client:
+    with timeouts.client(args, peers) as client:
         # The answer is the analysis's as made: what changed under its window since, first
         # (R33-F1); on stderr under --json, which keeps stdout one JSON document.
         print_data_check(client, args.analysis_id, out=sys.stderr if args.json else None)
@@ -371,9 +379,11 @@ def run_counterfactual(args: argparse.Namespace, peers: Any) -> int:
             args.analysis_id, multipliers=multipliers, spend=spend, start=args.start,
             end=args.end, future_days=args.future_days, alpha=args.alpha,
         )  # fmt: skip
-    if args.json:
-        print(json.dumps(json.loads(r.to_json(include_default_values=True)), indent=2))
-        return 0
+        if args.json:
+            stored = client.get_analysis(args.analysis_id).attribution
+            cur = result_currency(stored) if stored is not None else ""
+            print_json({**document(r), "analysisId": args.analysis_id, "currencyCode": cur})
+            return 0
     ref, cf, delta = r.reference_outcome, r.counterfactual_outcome, r.delta
     assert ref is not None and cf is not None and delta is not None
     for line in period_lines(r, args):

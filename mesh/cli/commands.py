@@ -12,6 +12,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from mesh.cli import exits, timeouts
+from mesh.cli.exits import exit_status, failure_text
+from mesh.cli.json_out import print_json
 from mesh.cli.processes import Mesh, PortsInUse, fresh_health
 from mesh.runtime.config import (
     DEFAULT_PORTS,
@@ -105,17 +108,33 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    """Each service's health; exits RETRY (4) unless all five are SERVING."""
     with LiftOS(_peers(args)) as client:
         status = client.health(timeout=args.timeout)
+        addresses = {service: getattr(client.peers, service) for service in status}
+    serving = all(s == "SERVING" for s in status.values())
+    if args.json:
+        print_json({"serving": serving, "services": [
+            {"service": s, "address": addresses[s], "state": state} for s, state in status.items()
+        ]})  # fmt: skip
+    else:
         for service, state in status.items():
-            print(f"{service:<10} {getattr(client.peers, service):<22} {state}")
-    return 0 if all(s == "SERVING" for s in status.values()) else 1
+            print(f"{service:<10} {addresses[service]:<22} {state}")
+    return exits.OK if serving else exits.RETRY
 
 
 def cmd_calendar(args: argparse.Namespace) -> int:
-    with LiftOS(_peers(args)) as client:
+    with timeouts.client(args, _peers(args), org_id="") as client:
         frame = client.calendar(args.country, args.start, args.end, subdivision=args.subdivision)
-    print(frame.to_string(index=False))
+    if not args.json:
+        print(frame.to_string(index=False))
+        return 0
+    days = [  # dates as YYYY-MM-DD, numpy scalars as plain numbers and booleans
+        {k: v.isoformat() if isinstance(v, dt.date) else getattr(v, "item", lambda v=v: v)()
+         for k, v in row.items()}
+        for row in frame.to_dict("records")
+    ]  # fmt: skip
+    print_json({"country": args.country, "subdivision": args.subdivision, "days": days})
     return 0
 
 
@@ -198,6 +217,7 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", help="health of every service")
     status.add_argument("--timeout", type=float, default=2.0)
+    status.add_argument("--json", action="store_true", help="the health as one JSON document")
     _add_mesh_arguments(status)
     status.set_defaults(func=cmd_status)
 
@@ -249,6 +269,8 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     cal.add_argument("--start", type=dt.date.fromisoformat, required=True)
     cal.add_argument("--end", type=dt.date.fromisoformat, required=True)
     cal.add_argument("--subdivision", default="")
+    cal.add_argument("--json", action="store_true", help="the days as one JSON document")
+    timeouts.add_timeout(cal)
     _add_mesh_arguments(cal)
     cal.set_defaults(func=cmd_calendar)
     _org_from_env(sub)
@@ -278,10 +300,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.func(args, _peers(args)))
         return int(args.func(args) or 0)
     except RpcFailure as failure:
-        # the id the services logged the call under (rid=), for whoever reads their logs
-        rid = f"\n  (request id {failure.request_id})" if failure.request_id else ""
-        print(f"error: {failure}{rid}", file=sys.stderr)
-        return 2
+        # its ErrorInfo reason and the request id the services logged it under (rid=); the
+        # exit status by its class: refused, retry, deadline or internal (mesh.cli.exits)
+        print(failure_text(failure, args), file=sys.stderr)
+        return exit_status(failure)
     except PortsInUse as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

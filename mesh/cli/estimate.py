@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import math
 import sys
 from pathlib import Path
@@ -15,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
+from mesh.cli import timeouts
 from mesh.cli.csv_dialect import header_problem, parse_delimiter
+from mesh.cli.json_out import dumps
 from mesh.runtime.estimand import estimand_words
 from mesh.runtime.grouped_numbers import Grouped, dot_grouped
 from mesh.sdk.causal import Records
@@ -126,6 +127,7 @@ def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: i
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--org", default="default")
     p.add_argument("--json", action="store_true", help="one JSON object instead of a table")
+    timeouts.add_timeout(p)
     common(p)
     p.set_defaults(func=run)
 
@@ -513,7 +515,7 @@ def run(args: argparse.Namespace, peers: Any) -> int:
         print("error: --record stores the estimate as an experiment's result: name it with "
               "--experiment", file=sys.stderr)  # fmt: skip
         return 2
-    with LiftOS(peers, org_id=args.org) as client:
+    with timeouts.client(args, peers) as client:
         # Calibration follows whatever is stored, so a result already recorded is kept unless
         # told to replace it: checked here to skip the record, and by the registry when it
         # writes (keep_recorded_result), since another run may record while this one fits.
@@ -547,7 +549,8 @@ def run(args: argparse.Namespace, peers: Any) -> int:
             keep_recorded_result=args.record and not args.replace,
         )
     out = to_json(response)
-    print(json.dumps(out, indent=2) if args.json else render_table(out, unit or "", time or ""))
+    # json_out: a non-finite statistic or check figure as null (json.dumps wrote a bare NaN)
+    print(dumps(out) if args.json else render_table(out, unit or "", time or ""))
     warnings = response.estimate.warnings if response.estimate else []
     raced = [w for w in warnings if "already has a recorded result" in w]
     if args.record and not kept and response.recorded_result is None and raced:

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 from typing import Any
 
-from google.protobuf import json_format
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import surfacing_pb2 as surfacing_pb
 
+from mesh.cli import exits, timeouts
+from mesh.cli.json_out import print_json
 from mesh.report.products import (
     NO_MOVE,
     PRODUCT_ROWS_NOTE,
@@ -56,6 +56,7 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
     p.add_argument("--top", type=_positive, default=5, help="products listed per channel (≥ 1)")
     p.add_argument("--no-recommend", action="store_true", help="skip SurfacingService.Recommend")
     p.add_argument("--json", action="store_true", help="the result as JSON")
+    timeouts.add_timeout(p)
     common(p)
     p.set_defaults(func=run_products)
 
@@ -68,6 +69,11 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
     a.add_argument("--top", type=_positive, default=5, help="products listed per channel (≥ 1)")
     a.add_argument("--no-recommend", action="store_true")
     a.add_argument("--json", action="store_true")
+    a.add_argument(
+        "--timeout", type=float, default=None, metavar="SECONDS",
+        help="how long the analysis may take (default: LIFTOS_ANALYSIS_TIMEOUT, else 900; "
+        "0: no limit)",
+    )  # fmt: skip
     common(a)
     a.set_defaults(func=run_analyze_products)
 
@@ -211,37 +217,34 @@ def _show(client: LiftOS, analysis_id: str, args: argparse.Namespace) -> int:
     analysis = causal_pb.Analysis.FromString(bytes(client.get_analysis(analysis_id)))
     if analysis.WhichOneof("result") != "products":
         print(f"error: analysis {analysis_id} is not a product analysis", file=sys.stderr)
-        return 2
+        return exits.REFUSED
     recs, note = (
         (None, "skipped (--no-recommend)") if args.no_recommend else _recommend(client, analysis_id)
     )
     if args.json:
-        out = {"analysis": json_format.MessageToDict(analysis.products)}
+        # json_out keeps zero-valued fields; a Recommend that did not answer is said in the
+        # document (it was only missing, with exit 0), "" when it answered or was skipped
+        out: dict[str, Any] = {"analysis": analysis.products}
         if recs is not None:
-            out["recommendations"] = json_format.MessageToDict(recs)
-        print(json.dumps(out, indent=2))
+            out["recommendations"] = recs
+        out["recommendations_note"] = "" if recs is not None or args.no_recommend else note
+        print_json(out)
     else:
         print(render(analysis_id, analysis.products, recs, note, top=args.top))
     return 0
 
 
+# A failed call is said and given its exit status by main() (mesh.cli.exits); these printed it
+# and exited 1 whatever its class.
 def run_products(args: argparse.Namespace, peers: Any) -> int:
-    with LiftOS(peers, org_id=args.org) as client:
-        try:
-            return _show(client, args.analysis_id, args)
-        except RpcFailure as failure:
-            print(f"error: {failure}", file=sys.stderr)
-            return 1
+    with timeouts.client(args, peers) as client:
+        return _show(client, args.analysis_id, args)
 
 
 def run_analyze_products(args: argparse.Namespace, peers: Any) -> int:
     with LiftOS(peers, org_id=args.org) as client:
-        try:
-            result = client.analyze_products(
-                start=args.start, end=args.end, channels=args.channel, country=args.country,
-                on_progress=lambda e: print(f"[{e.stage}] {e.message}", file=sys.stderr),
-            )  # fmt: skip
-            return _show(client, result.analysis_id, args)
-        except RpcFailure as failure:
-            print(f"error: {failure}", file=sys.stderr)
-            return 1
+        result = client.analyze_products(
+            start=args.start, end=args.end, channels=args.channel, country=args.country,
+            timeout=args.timeout, on_progress=lambda e: print(f"[{e.stage}] {e.message}", file=sys.stderr),
+        )  # fmt: skip
+        return _show(client, result.analysis_id, args)

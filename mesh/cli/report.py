@@ -18,6 +18,7 @@ from liftos.v1 import llm_pb2 as llm_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import surfacing_pb2 as surfacing_pb
 
+from mesh.cli import exits, timeouts
 from mesh.report import UnsupportedAnalysis
 from mesh.sdk.client import LiftOS
 from mesh.sdk.failures import RpcFailure
@@ -62,6 +63,7 @@ def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: i
         action="store_true",
         help="leave out the grounded explanation (LlmService.Explain) at the top",
     )
+    timeouts.add_timeout(p)
     common(p)
     p.set_defaults(func=run)
 
@@ -303,12 +305,12 @@ def run(args: argparse.Namespace, peers: Any) -> int:
     if bool(args.analysis_id) == bool(args.latest):
         print("error: give an ANALYSIS_ID or --latest (one of them)", file=sys.stderr)
         return 2
-    with LiftOS(peers, org_id=args.org) as client:
+    with timeouts.client(args, peers) as client:
         try:
             analysis = fetch(client, args.analysis_id, latest=args.latest)
-        except LookupError as exc:
+        except LookupError as exc:  # no analysis to report: refused, as a missing id is
             print(f"error: {exc}", file=sys.stderr)
-            return 2
+            return exits.REFUSED
         which = analysis.WhichOneof("result")
         explanation = None if args.no_explain else explain(client, analysis.analysis_id)
         registered = experiment(client, analysis)
@@ -331,7 +333,7 @@ def run(args: argparse.Namespace, peers: Any) -> int:
         )  # fmt: skip
     except UnsupportedAnalysis as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return exits.REFUSED
     if args.serve:
         server = page_server(html, args.port)
         print(f"serving analysis {analysis.analysis_id} at http://127.0.0.1:{server.server_port}/ "

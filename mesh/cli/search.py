@@ -10,14 +10,17 @@ import argparse
 import datetime as dt
 import os
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 import grpc
 from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
+from mesh.cli.json_out import document, print_json
+from mesh.cli.timeouts import add_timeout, timeout_of
 from mesh.runtime.channels import sync_channel
+from mesh.sdk.failures import RpcFailure
 
 DEFAULT_ADDR = os.environ.get("LIFTOS_MEMORY_ADDR", "127.0.0.1:50052")
 
@@ -49,6 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--min-quality", type=float, default=None, help="minimum quality score")
     p.add_argument("--since", type=dt.date.fromisoformat, help="first day (YYYY-MM-DD)")
     p.add_argument("--until", type=dt.date.fromisoformat, help="day after the last (YYYY-MM-DD)")
+    p.add_argument("--json", action="store_true", help="the hits as one JSON document")
+    add_timeout(p, default=30.0)
     p.set_defaults(func=run_search)
     return p
 
@@ -103,7 +108,7 @@ def format_hits(response: memory_pb.SearchResponse, out: TextIO) -> None:
     print(f"{len(response.hits)} hits ({kind} index, {response.index_size} records)", file=out)
 
 
-def run_search(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run_search(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Call Search and print the hits; returns a process exit code. The org is ``--org``, else
     ``LIFTOS_ORG``, as every other verb reads it (R5-F10)."""
     args.org = args.org or os.environ.get("LIFTOS_ORG", "")
@@ -115,12 +120,28 @@ def run_search(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     with sync_channel(addr) as channel:
         stub = memory_grpc.MemoryServiceStub(channel)
         try:
-            response = stub.Search(search_request(args), timeout=30)
-        except grpc.RpcError as err:
-            print(f"search failed: {err.code().name}: {err.details()}", file=sys.stderr)
-            return 1
-    format_hits(response, out)
+            response = stub.Search(search_request(args), timeout=timeout_of(args))
+        except grpc.RpcError as err:  # main() says it and exits by its class (mesh.cli.exits)
+            raise RpcFailure.from_rpc_error(err) from None
+    out = out or sys.stdout  # read at the call: a default bound at import outlives a redirect
+    if getattr(args, "json", False):
+        print_json(hits_json(response), file=out)
+    else:
+        format_hits(response, out)
     return 0
 
 
-__all__ = ["format_hits", "register", "run_search", "search_request"]
+def hits_json(response: memory_pb.SearchResponse) -> dict[str, Any]:
+    """The hits as the table shows them, each record whole (proto JSON, zeros kept), its day
+    as YYYY-MM-DD beside the record's timestamp."""
+    kind = memory_pb.IndexKind.Name(response.index_kind).removeprefix("INDEX_KIND_").lower()
+    hits = [
+        {"rank": i, "score": hit.score,
+         "date": hit.record.timestamp.ToDatetime(tzinfo=dt.UTC).date().isoformat(),
+         "record": document(hit.record)}
+        for i, hit in enumerate(response.hits, start=1)
+    ]  # fmt: skip
+    return {"hits": hits, "index_kind": kind, "index_size": response.index_size}
+
+
+__all__ = ["format_hits", "hits_json", "register", "run_search", "search_request"]

@@ -13,7 +13,6 @@ import argparse
 import contextlib
 import dataclasses
 import datetime as dt
-import json
 import math
 import sys
 from collections.abc import Iterator
@@ -22,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 import grpc
 from liftos.v1 import causal_pb2 as causal_pb
 
+from mesh.cli import timeouts
 from mesh.cli.attribution import interval_text, number_text
+from mesh.cli.json_out import document, print_json
 from mesh.runtime.drift_words import WINDOW_CHANGED
 from mesh.sdk.client import LiftOS, dc
 from mesh.sdk.failures import RpcFailure
@@ -68,15 +69,6 @@ RECOMMENDATION_KINDS = {
 }
 
 
-# How long a call may take by default, in seconds (the SDK's LiftOS(timeout=...)).
-DEFAULT_TIMEOUT_S = 60.0
-
-
-def _timeout(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
-                        help=f"how long to wait for the answer (default {DEFAULT_TIMEOUT_S:g})")  # fmt: skip
-
-
 @contextlib.contextmanager
 def _deadline_hint(args: argparse.Namespace, also: str = "") -> Iterator[None]:
     """A call that ran out of time says how long it waited and how to give it more (the
@@ -92,11 +84,7 @@ def _deadline_hint(args: argparse.Namespace, also: str = "") -> Iterator[None]:
 
 
 def _client(args: argparse.Namespace, peers: Any) -> LiftOS:
-    if not args.timeout > 0:
-        raise SystemExit(
-            f"error: --timeout must be a positive number of seconds, got {args.timeout:g}"
-        )
-    return LiftOS(peers, org_id=args.org, timeout=args.timeout)
+    return timeouts.client(args, peers)
 
 
 def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: ignore[type-arg]
@@ -129,7 +117,7 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
                    help="maximise the gain less Z sd of it over the model's draws "
                         "(default 1; 0: the posterior mean)")  # fmt: skip
     o.add_argument("--json", action="store_true")
-    _timeout(o)
+    timeouts.add_timeout(o)
     common(o)
     o.set_defaults(func=run_optimize)
 
@@ -150,7 +138,7 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
                    help="ISO 3166 country whose holidays the forecast knows (default: the "
                    "analysis's holiday calendar, else US)")  # fmt: skip
     p.add_argument("--json", action="store_true")
-    _timeout(p)
+    timeouts.add_timeout(p)
     common(p)
     p.set_defaults(func=run_predict)
 
@@ -177,7 +165,7 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
     d.add_argument("--start", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--json", action="store_true")
-    _timeout(d)
+    timeouts.add_timeout(d)
     common(d)
     d.set_defaults(func=run_design)
 
@@ -194,7 +182,7 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
     r.add_argument("--risk", type=float, default=None, metavar="Z",
                    help="the reallocation's risk weight, as optimize --risk (default 1)")  # fmt: skip
     r.add_argument("--json", action="store_true")
-    _timeout(r)
+    timeouts.add_timeout(r)
     common(r)
     r.set_defaults(func=run_recommend)
 
@@ -250,8 +238,15 @@ def _ivl(i: dc.Interval | None, fmt: str = "{:,.0f}") -> str:
     return interval_text(i, fmt) + (f" {i.level:.0%}" if i is not None and i.level else "")
 
 
-def _json(message: Any) -> None:
-    print(json.dumps(json.loads(message.to_json()), indent=2))
+def _json(message: Any, currency: str, analysis_id: str = "") -> None:
+    """The answer as JSON (json_out: zeros kept, non-finite as null), with the currency its
+    amounts are in ("" unknown) and the analysis it answers from: the text says "amounts in
+    USD", the proto answer said it nowhere (R41-F5). Keys added in the answer's camelCase."""
+    doc = document(message)
+    if analysis_id and "analysisId" not in doc:
+        doc["analysisId"] = analysis_id
+    doc["currencyCode"] = currency
+    print_json(doc)
 
 
 # A --budget this far below or above the current spend over the same days is taken for a
@@ -306,7 +301,8 @@ def run_optimize(args: argparse.Namespace, peers: Any) -> int:
         if scale is not None:
             print(f"warning: {scale}", file=sys.stderr)
         if args.json:
-            _json(r)
+            cur = r.total_budget.currency_code if r.total_budget else ""
+            _json(r, cur, args.analysis_id)
             return 0
         if analysis is None:
             analysis = _analysis(client, args.analysis_id)
@@ -452,9 +448,10 @@ def run_predict(args: argparse.Namespace, peers: Any) -> int:
             multipliers=_pairs(args.set, "--set"), alpha=args.alpha, country=args.country,
             fan_levels=[_number(v, "--fan", args.fan) or 0.0 for v in args.fan.split(",") if v],
         )  # fmt: skip
-    if args.json:
-        _json(r)
-        return 0
+        if args.json:
+            analysis = _analysis(client, args.analysis_id) if args.analysis_id else None
+            _json(r, _currency(analysis), args.analysis_id)
+            return 0
     for p in r.points:
         d = p.date
         assert d is not None
@@ -483,9 +480,10 @@ def run_design(args: argparse.Namespace, peers: Any) -> int:
             expected_roas=args.expected_roas, save=args.save, experiment_id=args.id,
             start=args.start, seed=args.seed, metric=args.metric,
         )  # fmt: skip
-    if args.json:
-        _json(r)
-        return 0
+        if args.json:
+            analysis = _analysis(client, args.analysis) if args.analysis else None
+            _json(r, _currency(analysis), args.analysis)
+            return 0
     print(f"{args.channel}: {len(r.control_units)} control geos, {r.history_days} days of "
           f"history, {r.pre_period_days}-day pre-period")  # fmt: skip
     hinted = False
@@ -567,11 +565,11 @@ def run_recommend(args: argparse.Namespace, peers: Any) -> int:
             value_per_outcome=args.value_per_outcome, days=args.days,
             design_tests=not args.no_design, risk_aversion=args.risk,
         )  # fmt: skip
-        if args.json:
-            _json(r)
-            return 0
         ids = next((list(rec.analysis_ids) for rec in r.recommendations if rec.analysis_ids), [])
         analysis = _analysis(client, ids[0]) if ids else None
+        if args.json:
+            _json(r, _currency(analysis))
+            return 0
     # Which analysis the actions come from, and when it was made (R33-F7: with no id the
     # latest is taken, and a pasted recommendation must trace back to it); then what changed
     # under its window since (R33-F1).
