@@ -28,7 +28,7 @@ from memory_svc.product_table import SQLITE_SCHEMA as PRODUCTS_SCHEMA
 from memory_svc.product_table import ProductAggregate, aggregate_sql, record_count_sql
 from memory_svc.sqlite_checkpoint import Checkpointer
 from memory_svc.sqlite_commit import SumsLog, insert_batch
-from memory_svc.sqlite_delete import SQLiteAccounts
+from memory_svc.sqlite_delete import ERASE_VACUUM_BYTES, SQLiteAccounts
 from memory_svc.sqlite_scan import SQLiteScans, scan_page
 from memory_svc.sqlite_upgrade import (
     add_measures_columns,
@@ -149,6 +149,9 @@ _LOST = "the batch was not stored — retry it"
 
 def _connect(path: Path, cache_kib: int = 65536, *, reader: bool = False) -> sqlite3.Connection:
     db = connect_durable(path, owner="memory", lost=_LOST)
+    # Deleted content is overwritten with zeros whatever the host's SQLite build defaults
+    # to (SQLite's own default leaves it in free space): a DeleteRecords is an erasure.
+    db.execute("PRAGMA secure_delete=ON")
     db.execute("PRAGMA busy_timeout=10000")
     db.execute(f"PRAGMA cache_size=-{cache_kib}")
     if reader:
@@ -170,9 +173,11 @@ class SQLiteRecordStore(SQLiteAccounts):
         *,
         sums_cache_bytes: int = SUMS_CACHE_BYTES,
         key_maps_bytes: int = KEY_MAPS_BYTES,
+        erase_vacuum_bytes: int = ERASE_VACUUM_BYTES,
     ) -> None:
         check_writable(path.parent, sqlite_files(path))
         self.sums_cache_bytes = sums_cache_bytes
+        self.erase_vacuum_bytes = erase_vacuum_bytes
         self.key_maps_bytes = key_maps_bytes
         self._path = path
         _create(path)
