@@ -12,6 +12,7 @@ parses protobuf).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -24,6 +25,7 @@ __all__ = [
     "DecodeAccounts",
     "Deletion",
     "DeletionFilter",
+    "audit_text",
     "chosen_sql",
     "summaries",
 ]
@@ -132,3 +134,26 @@ class Deletion:
     org_record_count: int
     max_seq: int
     dry_run: bool
+
+
+def _day(day: int | None) -> str:
+    return "any" if day is None else (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat()
+
+
+def audit_text(org_id: str, flt: DeletionFilter, done: Deletion) -> str:
+    """What a deletion covered and removed, for the audit log: the org, the filter, the
+    counts per (source, account); ids and counts, never a record's content."""
+    picked = "every record (all_records)"
+    if not flt.is_empty():
+        account = "any" if flt.account_id is None else repr(flt.account_id)
+        picked = (
+            f"source={flt.source or 'any'} account_id={account} "
+            f"days={_day(flt.start_day)}..{_day(flt.end_day)}"
+        )
+    per = ", ".join(f"{a.source}/{a.account_id!r}: {a.record_count}" for a in done.accounts)
+    verb = "dry run, would delete" if done.dry_run else "deleted"
+    return (
+        f"org={org_id!r} filter: {picked}; {verb} {len(done.removed_seqs)} records "
+        f"({per or 'none'}) and {done.history_count} replaced versions; the org holds "
+        f"{done.org_record_count} records"
+    )

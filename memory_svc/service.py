@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import AsyncIterator
 from typing import TypeVar
 
@@ -17,6 +18,7 @@ from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from memory_svc import convert
+from memory_svc.accounts import audit_text
 from memory_svc.convert import accounts as account_convert
 from memory_svc.convert.reply_size import aggregate_reply, products_reply
 from memory_svc.engine import MemoryEngine
@@ -26,10 +28,15 @@ from memory_svc.scan_snapshots import ScanSnapshot
 from memory_svc.store import ScanRow
 from memory_svc.write_group import STREAM_AHEAD, GroupCommit
 from memory_svc.writer import WriteOutcome
+from mesh.runtime.channels import REQUEST_ID
 from mesh.runtime.config import DEFAULT_MAX_MESSAGE_BYTES
+from mesh.runtime.interceptor import CALLER
 from mesh.runtime.pipeline import Pipeline
 
 _T = TypeVar("_T")
+
+# Audit lines (an erasure): a logger of their own, so that a deployment can keep them apart.
+_AUDIT = logging.getLogger("liftos.audit")
 
 
 async def aenumerate(items: AsyncIterator[_T]) -> AsyncIterator[tuple[int, _T]]:
@@ -228,6 +235,12 @@ class MemoryService(memory_grpc.MemoryServiceServicer):
             q.filter,
             dry_run=q.dry_run,
         )
+        # The erasure's record (R40 F6): what it covered, what it removed, and whose key ran
+        # it; the call's own line (liftos.rpc) has the peer under the same request id.
+        _AUDIT.info(
+            "DeleteRecords %s; caller=%s rid=%s",
+            audit_text(q.org_id, q.filter, done), CALLER.get(), REQUEST_ID.get() or "",
+        )  # fmt: skip
         return account_convert.delete_response(done)
 
     async def ListConceptualSpaces(

@@ -32,6 +32,7 @@ duration by code, calls in flight, a service's response observers) and its SERVE
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import logging
 import re
@@ -58,6 +59,12 @@ Behavior = Callable[..., Any]
 Decode = Callable[[bytes], Any]
 # How long a caller refused for overload is told to wait before trying again.
 RETRY_AFTER_S = 0.5
+
+# Who the call being handled comes from, for a service's audit lines (an erasure): the label
+# of the caller's key ("org_a", "service ingestion"; never the key), or NO_AUTH when the
+# server checks no keys. Set per call in its own task, like the request id.
+NO_AUTH = "anyone (this server checks no API keys)"
+CALLER: contextvars.ContextVar[str] = contextvars.ContextVar("liftos_caller", default=NO_AUTH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +233,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                     f"this API key ({principal.label}) may not call {policy.method}",
                     reason="METHOD_NOT_ALLOWED",
                 )
+        CALLER.set(principal.label if principal is not None else NO_AUTH)
         org = None
         if policy.limited:
             org = _slot_org(principal)

@@ -15,13 +15,12 @@ from memory_svc.app import build
 from mesh.runtime.inprocess import running_services
 from mesh.runtime.synthetic_records import record_id, synthetic_records
 
-from .conftest import write
-
 ORG = "agency-client"
 ERASED = "777000777"
 SECRET = "Zebra-Client-Secret-Campaign"
 SECRET_ID = "999000111222333"
 KEPT, ERASED_COUNT = 2000, 600
+Metadata = tuple[tuple[str, str], ...]
 
 
 @contextmanager
@@ -34,7 +33,7 @@ def serving(data: Path) -> Iterator[memory_grpc.MemoryServiceStub]:
         yield memory_grpc.MemoryServiceStub(channel)
 
 
-def write_both(stub: memory_grpc.MemoryServiceStub) -> None:
+def write_both(stub: memory_grpc.MemoryServiceStub, metadata: Metadata = ()) -> None:
     """Both accounts' records, written in turns so that their rows share pages."""
     keep = synthetic_records(ORG, KEPT, seed=7, campaigns=6, geos=4)
     erase = synthetic_records(ORG, ERASED_COUNT, seed=8, campaigns=1, geos=4)
@@ -46,16 +45,20 @@ def write_both(stub: memory_grpc.MemoryServiceStub) -> None:
         r.id = record_id(ORG, r.natural_key)
     step = KEPT // 5
     for i in range(0, KEPT, step):
-        assert write(stub, ORG, keep[i : i + step]).refused_count == 0
         part = erase[i * ERASED_COUNT // KEPT : (i + step) * ERASED_COUNT // KEPT]
-        assert write(stub, ORG, part).refused_count == 0
+        for records in (keep[i : i + step], part):
+            request = memory_pb.WriteRequest(org_id=ORG, records=records)
+            reply = stub.Write(iter([request]), timeout=60, metadata=metadata)
+            assert reply.refused_count == 0
 
 
-def erase(stub: memory_grpc.MemoryServiceStub, **metadata: str) -> memory_pb.DeleteRecordsResponse:
+def erase(
+    stub: memory_grpc.MemoryServiceStub, metadata: Metadata = ()
+) -> memory_pb.DeleteRecordsResponse:
     done = stub.DeleteRecords(
         memory_pb.DeleteRecordsRequest(org_id=ORG, account_id=ERASED),
         timeout=60,
-        metadata=tuple(metadata.items()),
+        metadata=metadata,
     )
     assert done.deleted_count == ERASED_COUNT
     return done
