@@ -72,6 +72,22 @@ def _run_as() -> str | None:
     raise PostgresNotInstalled("running as root and neither a postgres nor a nobody user exists")
 
 
+def _as_user(name: str | None) -> list[str]:
+    """The prefix that runs a command as ``name`` (none: as this process's user).
+
+    ``setpriv`` rather than ``subprocess.run(user=...)``: a uid change makes subprocess fork()
+    instead of vfork(), and fork() in a process that has used gRPC (a test's, a bench's) runs
+    gRPC's fork handlers, which can abort the child before exec ("epoll_wait error: Bad file
+    descriptor"; see mesh.runtime.supervised). One such initdb abort failed 30 tests in CI."""
+    if name is None:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        raise PostgresNotInstalled(f"running as root needs setpriv (util-linux) to run as {name}")
+    entry = pwd.getpwnam(name)
+    return [setpriv, f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--init-groups", "--"]
+
+
 class ThrowawayCluster:
     """A cluster that lives as long as the ``with`` block (or :meth:`start` … :meth:`stop`).
 
@@ -100,8 +116,9 @@ class ThrowawayCluster:
 
     def _call(self, *args: str, timeout: float = 120) -> None:
         done = subprocess.run(
-            args, user=self._as, capture_output=True, text=True, timeout=timeout, check=False
-        )
+            [*_as_user(self._as), *args], capture_output=True, text=True, timeout=timeout,
+            check=False,
+        )  # fmt: skip
         if done.returncode != 0:
             raise RuntimeError(f"{Path(args[0]).name} failed: {done.stderr.strip()[-2000:]}")
 
