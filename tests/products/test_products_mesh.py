@@ -394,8 +394,20 @@ def test_liftos_products_prints_the_view(
         f"orders left out): {net:,.0f} {result.currency_code}; refunds {refunds:,.0f}, "
         f"{refunds / net:.1%} of net sales, dated on their order's day" in out
     )
-    assert liftos(["products", "no-such-id", "--org", ORG]) == 1
+    assert liftos(["products", "no-such-id", "--org", ORG]) == 1  # refused: NOT_FOUND
     capsys.readouterr()
+    # --json (s19 R41-F2/F3): strict JSON, every field of a cell with its zeros (MessageToDict
+    # left out each 0, false and ""), and a Recommend that answered leaves no note
+    assert liftos(["products", result.analysis_id, "--org", ORG, "--json"]) == 0
+
+    def refuse(literal: str) -> None:
+        raise AssertionError(f"non-JSON literal {literal}")
+
+    doc = json.loads(capsys.readouterr().out, parse_constant=refuse)
+    cell = causal_pb.ProductAnalysisResult.DESCRIPTOR.fields_by_name["cells"].message_type
+    every = {f.json_name for f in cell.fields if not f.has_presence}
+    assert all(every <= set(c) for c in doc["analysis"]["cells"])
+    assert "recommendations" in doc and doc["recommendations_note"] == ""
     assert liftos(["analyze-products", "--org", ORG, "--no-recommend", "--json"]) == 0
     fresh = json.loads(capsys.readouterr().out)["analysis"]
     assert fresh["analysisId"] != result.analysis_id
