@@ -199,8 +199,12 @@ class IngestionServiceServicer:
         keeps its reservation and is acked from what it read before the delete (rows equal to
         deleted records may be counted duplicates), but its ack is not kept, so sending that
         batch again writes it: delete while no ingest of the org runs, or send the export again
-        after. Not in the "public" scope: a key needs "records.delete". Errors:
-        INVALID_ARGUMENT (no or a bad org_id), PERMISSION_DENIED.
+        after. Also drops the versions ingestion logged as superseded (hashes of replaced raw
+        rows) of the org's records memory no longer holds: one Scan of the org when it logged
+        any. The versions of records memory holds stay: they keep an old export sent again from
+        reverting a restatement. Not in the "public" scope: a key needs "records.delete".
+        Errors: INVALID_ARGUMENT (no or a bad org_id), PERMISSION_DENIED, UNAVAILABLE (memory,
+        during that Scan: the batches were forgotten; call again to finish).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
