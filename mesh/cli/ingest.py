@@ -34,6 +34,7 @@ from typing import Any, Literal, TextIO
 from mesh.cli import csv_dialect
 from mesh.cli.csv_dialect import Dialect, encoding_problem, header_problem, parse_delimiter, send
 from mesh.cli.ingest_hints import stale_hint, tax_note
+from mesh.cli.json_out import dumps
 from mesh.cli.progress import ProgressBar
 from mesh.sdk import generic_rows
 from mesh.sdk.client import IngestSummary, LiftOS
@@ -681,9 +682,7 @@ def run(args: argparse.Namespace, peers: Any) -> int:
     pages = all(is_page(f) and _admin_page(f) is not None for f in args.files)
     position: Position = "element" if pages else "line"
     if args.json:
-        print(
-            json.dumps(summary_json(summary, seconds, scored=scored, position=position), indent=2)
-        )
+        print(dumps(summary_json(summary, seconds, scored=scored, position=position)))
     else:
         print(render(summary, seconds, scored=scored, position=position))
     print("".join(f"warning: {d}\n" for d in doubts), end="", file=sys.stderr)
