@@ -43,6 +43,7 @@ from memory_svc import data_dir_lock
 from memory_svc.convert import payload_currencies, payload_measures, payload_skus
 from memory_svc.convert.accounts import payload_accounts
 from memory_svc.engine import MemoryEngine, MemorySettings
+from memory_svc.errors import SchemaTooNew
 from memory_svc.faiss_index import IndexManager, IndexSettings
 from memory_svc.postgres import PostgresRecordStore, is_postgres_url
 from memory_svc.service import MemoryService
@@ -247,6 +248,9 @@ def build(
         raise SystemExit(f"memory: {exc}") from None
     try:
         engine = open_engine(config, settings, store=store)
+    except SchemaTooNew as exc:  # a rollback after an upgrade: one line and exit
+        os.close(owner)
+        raise SystemExit(f"memory: {exc}") from None
     except BaseException:
         os.close(owner)
         raise

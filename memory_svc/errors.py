@@ -12,6 +12,7 @@ __all__ = [
     "InvalidRecord",
     "NodeNotFound",
     "OrgNotFound",
+    "SchemaTooNew",
     "UnknownFilterValue",
 ]
 
@@ -81,3 +82,9 @@ class BatchTooLarge(ResourceExhausted):
     """More records in one WriteRequest than the server accepts."""
 
     default_reason = "BATCH_TOO_LARGE"
+
+
+class SchemaTooNew(RuntimeError):
+    """The store was upgraded by a newer build of memory than this one (a rollback after an
+    upgrade): refused at start, naming both versions, instead of serving and failing every
+    write (R39 F2)."""

@@ -79,7 +79,8 @@ def insert_batch(
     removed = np.array([old.seq for _, old in replaced], dtype=np.int64)
     if replaced:
         db.executemany(
-            "INSERT INTO history SELECT r.org_id, r.id, r.natural_key, r.version, r.seq, "
+            "INSERT INTO history (org_id, id, natural_key, version, seq, replaced_at_seq, replaced_by_id, replaced_us, payload) "
+            "SELECT r.org_id, r.id, r.natural_key, r.version, r.seq, "
             "?, ?, ?, p.payload FROM records r JOIN payloads p ON p.seq = r.seq "
             "WHERE r.seq = ?",
             [
@@ -102,7 +103,10 @@ def insert_batch(
             ],
         )
     db.executemany(
-        "INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO records (seq, org_id, id, natural_key, version, timestamp_us, source, "
+        "campaign_id, campaign_name, channel, geo, experiment_id, treatment_group, quality, "
+        "conceptual_space, graph_nodes, written_us) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         zip(
             seq_list,
             [b.org_id] * n,
@@ -124,21 +128,29 @@ def insert_batch(
             strict=True,
         ),
     )
-    db.executemany("INSERT INTO payloads VALUES (?, ?)", zip(seq_list, b.payloads, strict=True))
+    db.executemany(
+        "INSERT INTO payloads (seq, payload) VALUES (?, ?)", zip(seq_list, b.payloads, strict=True)
+    )
     _add_measures(db, b, seq_list, sums_log)
     if b.products:
         db.executemany(
-            f"INSERT INTO product_records VALUES (?, {marks(len(PRODUCT_COLUMNS))})",
+            f"INSERT INTO product_records (seq, {', '.join(PRODUCT_COLUMNS)}) "
+            f"VALUES (?, {marks(len(PRODUCT_COLUMNS))})",
             [(seq_list[i], *values) for i, values in b.products],
         )
     # each row of a C-contiguous float32 matrix binds as its 4·dim bytes, without a copy
     emb = np.ascontiguousarray(b.embeddings, dtype=np.float32)
-    db.executemany("INSERT INTO vectors VALUES (?, ?)", zip(seq_list, emb, strict=True))
-    db.executemany("INSERT INTO record_regions VALUES (?, ?, ?)", _region_rows(b, seq_list))
+    db.executemany(
+        "INSERT INTO vectors (seq, embedding) VALUES (?, ?)", zip(seq_list, emb, strict=True)
+    )
+    db.executemany(
+        "INSERT INTO record_regions (org_id, region, seq) VALUES (?, ?, ?)",
+        _region_rows(b, seq_list),
+    )
     apply_graph(db, b.org_id, b.graph)
     state = _update_org(db, b, seqs, removed, n - len(replaced))
     db.execute(
-        "INSERT INTO meta VALUES ('next_seq', ?) ON CONFLICT(key) DO UPDATE SET value = ?",
+        "INSERT INTO meta (key, value) VALUES ('next_seq', ?) ON CONFLICT(key) DO UPDATE SET value = ?",
         (first + n, first + n),
     )
     return CommitResult(seqs, removed, state)
@@ -174,7 +186,8 @@ def _update_org(
     checksum = checksum ^ seq_checksum(seqs) ^ seq_checksum(removed)
     max_seq = int(seqs[-1]) if len(seqs) else 0
     db.execute(
-        "INSERT INTO orgs VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(org_id) DO UPDATE SET "
+        "INSERT INTO orgs (org_id, record_count, checksum, max_seq, embedder, dim, created_us, "
+        "updated_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(org_id) DO UPDATE SET "
         "record_count = excluded.record_count, checksum = excluded.checksum, "
         "max_seq = excluded.max_seq, updated_us = excluded.updated_us",
         (b.org_id, count + added, checksum, max_seq, b.embedder, b.dim, b.now_us, b.now_us),
@@ -195,7 +208,8 @@ def apply_graph(db: sqlite3.Connection, org_id: str, delta: GraphDelta) -> None:
         elif d < 0:
             downs.append((d, org_id, node))
     db.executemany(
-        "INSERT INTO graph_nodes VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(org_id, node_id) "
+        "INSERT INTO graph_nodes (org_id, node_id, type, label, properties, record_count) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(org_id, node_id) "
         "DO UPDATE SET record_count = record_count + excluded.record_count, "
         "label = excluded.label, properties = excluded.properties",
         ups,
@@ -210,7 +224,7 @@ def apply_graph(db: sqlite3.Connection, org_id: str, delta: GraphDelta) -> None:
             [(org_id, node) for _, _, node in downs],
         )
     db.executemany(
-        "INSERT INTO graph_edges VALUES (?, ?, ?, ?, ?) "
+        "INSERT INTO graph_edges (org_id, source, target, type, weight) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT(org_id, source, target, type) DO UPDATE SET weight = weight + excluded.weight",
         [(org_id, s, t, k, d) for (s, t, k), d in delta.edges.items() if d != 0],
     )

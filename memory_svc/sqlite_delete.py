@@ -134,7 +134,7 @@ def _doomed(db: sqlite3.Connection, org_id: str, flt: DeletionFilter) -> np.ndar
     db.execute("CREATE TEMP TABLE IF NOT EXISTS doomed (seq INTEGER PRIMARY KEY)")
     db.execute("DELETE FROM doomed")
     where, params = chosen_sql(org_id, flt)
-    db.execute(f"INSERT INTO doomed SELECT m.seq FROM measures m WHERE {where}", params)
+    db.execute(f"INSERT INTO doomed (seq) SELECT m.seq FROM measures m WHERE {where}", params)
     rows = db.execute("SELECT seq FROM doomed ORDER BY seq").fetchall()
     return np.fromiter((r[0] for r in rows), np.int64, len(rows))
 
@@ -178,11 +178,12 @@ def _remove(db: sqlite3.Connection, org_id: str, seqs: np.ndarray, now_us: int) 
     row = db.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()
     seq = int(row[0]) if row else 1
     db.execute(
-        "INSERT INTO meta VALUES ('next_seq', ?) ON CONFLICT(key) DO UPDATE SET value = ?",
+        "INSERT INTO meta (key, value) VALUES ('next_seq', ?) ON CONFLICT(key) DO UPDATE SET value = ?",
         (seq + 1, seq + 1),
     )
     db.execute(
-        "INSERT INTO history SELECT ?, '', '', 0, seq, ?, '', ?, X'' FROM doomed",
+        "INSERT INTO history (org_id, id, natural_key, version, seq, replaced_at_seq, replaced_by_id, replaced_us, payload) "
+        "SELECT ?, '', '', 0, seq, ?, '', ?, X'' FROM doomed",
         (org_id, seq, now_us),
     )
     return seq
@@ -198,7 +199,9 @@ def _recompute_sums(
     for table, key in SUMS_TABLES:
         db.execute(f"DELETE FROM {table} WHERE {where}", params)
         db.execute(
-            f"INSERT INTO {table} SELECT m.org_id, m.day, m.{key}, m.source, m.channel, "
+            f"INSERT INTO {table} (org_id, day, {key}, source, channel, spend, impressions, "
+            "conversions, revenue, records) "
+            f"SELECT m.org_id, m.day, m.{key}, m.source, m.channel, "
             "SUM(m.spend), SUM(m.impressions), SUM(m.conversions), SUM(m.revenue), COUNT(*) "
             "FROM records r JOIN measures m ON m.seq = r.seq WHERE r.org_id = ? "
             f"AND m.day BETWEEN ? AND ? AND m.source IN ({marks(len(sources))}) "

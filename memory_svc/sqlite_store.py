@@ -20,25 +20,24 @@ import numpy as np
 
 from memory_svc.campaign_geo import SPEND_ROWS, HeldSpend, SpendCells
 from memory_svc.campaign_geo import Row as SpendRow
+from memory_svc.errors import SchemaTooNew
 from memory_svc.graph import GraphEdgeRow, GraphNodeRow
 from memory_svc.graph_sql import SQLITE, GraphReads
 from memory_svc.key_seqs import KeyMap, key_hashes
 from memory_svc.org_sums import SumsTable, aggregate_from, with_campaign_names
-from memory_svc.product_table import SQLITE_SCHEMA as PRODUCTS_SCHEMA
 from memory_svc.product_table import ProductAggregate, aggregate_sql, record_count_sql
 from memory_svc.sqlite_checkpoint import Checkpointer
 from memory_svc.sqlite_commit import SumsLog, insert_batch
 from memory_svc.sqlite_delete import ERASE_VACUUM_BYTES, SQLiteAccounts
 from memory_svc.sqlite_scan import SQLiteScans, scan_page
 from memory_svc.sqlite_upgrade import (
-    add_measures_columns,
-    add_sku_column,
     fill_accounts,
     fill_from_payloads,
     fill_measures,
     fill_skus,
     in_transaction,
     mark_filled,
+    open_schema,
     rebuild_sums,
 )
 from memory_svc.store import (
@@ -59,7 +58,6 @@ from memory_svc.store_sql import (
     CAMPAIGN_NAMES,
     CURRENCY_DAY_ROWS,
     GEO_DAY_ROWS,
-    SCHEMA,
     SUMS_TABLES,
     chunks,
     filter_sql,
@@ -182,10 +180,11 @@ class SQLiteRecordStore(SQLiteAccounts):
         self._path = path
         _create(path)
         self._writer = _connect(path)
-        self._writer.executescript(SCHEMA)
-        self._writer.executescript(PRODUCTS_SCHEMA)
-        add_measures_columns(self._writer)
-        add_sku_column(self._writer)
+        try:
+            open_schema(self._writer, path)
+        except SchemaTooNew:
+            self._writer.close()
+            raise
         page = self._writer.execute("PRAGMA page_size").fetchone()[0]
         self._writer.execute(f"PRAGMA wal_autocheckpoint={_WAL_BACKSTOP_BYTES // page}")
         self._write_lock = threading.Lock()

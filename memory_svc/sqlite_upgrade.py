@@ -14,16 +14,21 @@ the mark unset, and the next open fills the rest.
 from __future__ import annotations
 
 import functools
+import logging
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 
 from memory_svc.accounts import INDEX as ACCOUNT_INDEX
+from memory_svc.errors import SchemaTooNew
+from memory_svc.product_table import SQLITE_SCHEMA as PRODUCTS_SCHEMA
 from memory_svc.sqlite_commit import MEASURES_INSERT
-from memory_svc.store_sql import REBUILD_SUMS
+from memory_svc.store_sql import REBUILD_SUMS, SCHEMA
 from memory_svc.unreported import INDEX as UNREPORTED_INDEX
 from mesh.runtime.sqlite_db import transaction
 
 __all__ = [
+    "SCHEMA_VERSION",
     "add_column",
     "add_measures_columns",
     "add_sku_column",
@@ -33,8 +38,58 @@ __all__ = [
     "fill_skus",
     "in_transaction",
     "mark_filled",
+    "open_schema",
     "rebuild_sums",
 ]
+
+_LOGGER = logging.getLogger(__name__)
+
+# The schema of memory's SQLite file, in ``PRAGMA user_version``. 0: a file from before the
+# version was kept (s19); 1: measures.currency, .unreported, .account_id and
+# product_records.sku with their indexes. A change to the layout adds one, and this build
+# refuses a file whose version it does not know: a build from before a change would
+# otherwise start SERVING and fail every write (R39 F2).
+SCHEMA_VERSION = 1
+
+
+def open_schema(db: sqlite3.Connection, path: Path) -> None:
+    """Bring the file at ``path`` to this build's schema (tables, columns added since, their
+    indexes) and version; :class:`SchemaTooNew` before any change to a newer file."""
+    found = _check_version(db, path)
+    db.executescript(SCHEMA)
+    db.executescript(PRODUCTS_SCHEMA)
+    add_measures_columns(db)
+    add_sku_column(db)
+    _mark_version(db, path, found)
+
+
+def _check_version(db: sqlite3.Connection, path: Path) -> int:
+    """The file's schema version; :class:`SchemaTooNew` naming both versions when it is
+    newer than this build's."""
+    found = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if found > SCHEMA_VERSION:
+        raise SchemaTooNew(
+            f"{path} has schema version {found}, newer than this build's {SCHEMA_VERSION}: "
+            "a newer LiftOS upgraded it. Run that version (or newer), or restore a copy of "
+            "the data dir taken before the upgrade; this build does not open it"
+        )
+    return found
+
+
+def _mark_version(db: sqlite3.Connection, path: Path, found: int) -> None:
+    """Record this build's schema version once its upgrades are done (logged once, by the
+    process that raises it)."""
+    if found >= SCHEMA_VERSION:
+        return
+    with transaction(db):
+        now = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if now >= SCHEMA_VERSION:
+            return
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    _LOGGER.info(
+        "%s: schema version %d -> %d; a build from before this version cannot write to it "
+        "(it refuses to start only from version 1 on)", path, now, SCHEMA_VERSION,
+    )  # fmt: skip
 
 
 def _columns(db: sqlite3.Connection, table: str) -> set[str]:
@@ -48,8 +103,10 @@ def add_column(db: sqlite3.Connection, table: str, column: str, declaration: str
     if column in _columns(db, table):
         return
     with transaction(db):
-        if column not in _columns(db, table):
-            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+        if column in _columns(db, table):
+            return
+        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+    _LOGGER.info("schema upgrade: column %s.%s added (%s)", table, column, declaration)
 
 
 def add_measures_columns(db: sqlite3.Connection) -> None:
@@ -72,7 +129,7 @@ def add_sku_column(db: sqlite3.Connection) -> None:
 
 def mark_filled(db: sqlite3.Connection, key: str) -> None:
     """Mark the one-off fill ``key`` done (``meta``); a mark another process set first stays."""
-    db.execute("INSERT INTO meta VALUES (?, 1) ON CONFLICT(key) DO NOTHING", (key,))
+    db.execute("INSERT INTO meta (key, value) VALUES (?, 1) ON CONFLICT(key) DO NOTHING", (key,))
 
 
 def fill_from_payloads(

@@ -292,7 +292,8 @@ SUMS_TABLES = (
 # rows. RETURNING gives each touched key's sums as stored after the change (the SQLite store
 # patches an org's cached sums with them, memory_svc.org_sums).
 SUMS_FROM_MEASURES = (
-    "INSERT INTO {table} SELECT org_id, day, {key}, source, channel, {sign}SUM(spend), "
+    "INSERT INTO {table} (org_id, day, {key}, source, channel, " + _SUMS + ") "
+    "SELECT org_id, day, {key}, source, channel, {sign}SUM(spend), "
     "{sign}SUM(impressions), {sign}SUM(conversions), {sign}SUM(revenue), {sign}COUNT(*) "
     "FROM measures WHERE {where} GROUP BY org_id, day, {key}, source, channel "
     "ON CONFLICT DO UPDATE SET spend = spend + excluded.spend, "
@@ -304,7 +305,8 @@ SUMS_RETURNING = f" RETURNING day, {{key}}, source, channel, {_SUMS}"
 # Add (sign +1) or take away (-1) a batch's numbers: parameters (org, day, key, source,
 # channel, spend, impressions, conversions, revenue, records).
 UPSERT_SUMS = (
-    "INSERT INTO {table} VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
+    "INSERT INTO {table} (org_id, day, {key}, source, channel, " + _SUMS + ") "
+    "VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
     "spend = spend + excluded.spend, impressions = impressions + excluded.impressions, "
     "conversions = conversions + excluded.conversions, revenue = revenue + excluded.revenue, "
     "records = records + excluded.records"
@@ -312,7 +314,8 @@ UPSERT_SUMS = (
 # Recompute one sums table ({key} as in SUMS_TABLES) from measures: two statements.
 REBUILD_SUMS = (
     "DELETE FROM {table}; "
-    "INSERT INTO {table} SELECT org_id, day, {key}, source, channel, SUM(spend), "
+    "INSERT INTO {table} (org_id, day, {key}, source, channel, " + _SUMS + ") "
+    "SELECT org_id, day, {key}, source, channel, SUM(spend), "
     "SUM(impressions), SUM(conversions), SUM(revenue), COUNT(*) FROM measures "
     "GROUP BY org_id, day, {key}, source, channel"
 )

@@ -10,13 +10,18 @@ once released: a change to the schema is a new module.
 from __future__ import annotations
 
 import importlib
+import logging
 import pkgutil
 import re
 from dataclasses import dataclass
 
 import psycopg
 
+from memory_svc.errors import SchemaTooNew
+
 __all__ = ["MIGRATIONS", "Migration", "applied", "migrate"]
+
+_LOGGER = logging.getLogger(__name__)
 
 # pg_advisory_lock key: "liftos-memory-migrate" folded to a bigint
 _LOCK_KEY = 0x4C4D4D494752
@@ -72,9 +77,10 @@ def migrate(conn: psycopg.Connection) -> list[int]:
         known = {mig.version for mig in MIGRATIONS}
         unknown = sorted(done - known)
         if unknown:
-            raise RuntimeError(
+            raise SchemaTooNew(
                 f"the database has schema versions {unknown} this code does not know "
-                f"(newest known: {max(known, default=0)}); upgrade LiftOS before opening it"
+                f"(newest known: {max(known, default=0)}): a newer LiftOS migrated it; run "
+                "that version (or newer), or restore a dump taken before the upgrade"
             )
         now = []
         for mig in MIGRATIONS:
@@ -87,6 +93,7 @@ def migrate(conn: psycopg.Connection) -> list[int]:
                     (mig.version, mig.name),
                 )
             now.append(mig.version)
+            _LOGGER.info("schema migration %04d_%s applied", mig.version, mig.name)
         return now
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))

@@ -63,7 +63,9 @@ def _copy(
 
 
 _SUMS_FROM_MEASURES = (
-    "INSERT INTO {table} AS t SELECT org_id, day, {key}, source, channel, {sign}SUM(spend), "
+    "INSERT INTO {table} AS t (org_id, day, {key}, source, channel, spend, impressions, "
+    "conversions, revenue, records) "
+    "SELECT org_id, day, {key}, source, channel, {sign}SUM(spend), "
     "{sign}SUM(impressions), {sign}SUM(conversions), {sign}SUM(revenue), {sign}COUNT(*) "
     "FROM measures WHERE {where} GROUP BY org_id, day, {key}, source, channel "
     "ON CONFLICT (org_id, day, {key}, source, channel) DO UPDATE SET "
@@ -100,7 +102,8 @@ def insert_batch(conn: psycopg.Connection, b: CommitBatch, n: int) -> CommitResu
     if replaced:
         old_seqs = removed.tolist()
         cur.execute(
-            "INSERT INTO history SELECT r.org_id, r.id, r.natural_key, r.version, r.seq, "
+            "INSERT INTO history (org_id, id, natural_key, version, seq, replaced_at_seq, replaced_by_id, replaced_us, payload) "
+            "SELECT r.org_id, r.id, r.natural_key, r.version, r.seq, "
             "u.new_seq, u.new_id, %s, p.payload "
             "FROM unnest(%s::int8[], %s::int8[], %s::text[]) AS u(old_seq, new_seq, new_id) "
             "JOIN records r ON r.seq = u.old_seq JOIN payloads p ON p.seq = r.seq",
@@ -191,7 +194,8 @@ def _update_org(
     checksum = checksum ^ seq_checksum(seqs) ^ seq_checksum(removed)
     max_seq = int(seqs[-1]) if len(seqs) else 0
     state = cur.execute(
-        "INSERT INTO orgs VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (org_id) DO UPDATE "
+        "INSERT INTO orgs (org_id, record_count, checksum, max_seq, embedder, dim, created_us, "
+        "updated_us) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (org_id) DO UPDATE "
         "SET record_count = excluded.record_count, checksum = excluded.checksum, "
         "max_seq = excluded.max_seq, updated_us = excluded.updated_us "
         "RETURNING org_id, record_count, checksum, max_seq, embedder, dim",
@@ -213,7 +217,8 @@ def apply_graph(cur: psycopg.Cursor, org_id: str, delta: GraphDelta) -> None:  #
     if ups:
         cols = list(zip(*ups, strict=True))
         cur.execute(
-            "INSERT INTO graph_nodes AS g SELECT %s::text, * FROM unnest(%s::text[], %s::text[], "
+            "INSERT INTO graph_nodes AS g (org_id, node_id, type, label, properties, "
+            "record_count) SELECT %s::text, * FROM unnest(%s::text[], %s::text[], "
             "%s::text[], %s::text[], %s::int8[]) ON CONFLICT (org_id, node_id) DO UPDATE SET "
             "record_count = g.record_count + excluded.record_count, label = excluded.label, "
             "properties = excluded.properties",
@@ -235,7 +240,8 @@ def apply_graph(cur: psycopg.Cursor, org_id: str, delta: GraphDelta) -> None:  #
     if edges:
         cols = list(zip(*edges, strict=True))
         cur.execute(
-            "INSERT INTO graph_edges AS e SELECT %s::text, * FROM unnest(%s::text[], %s::text[], "
+            "INSERT INTO graph_edges AS e (org_id, source, target, type, weight) "
+            "SELECT %s::text, * FROM unnest(%s::text[], %s::text[], "
             "%s::text[], %s::int8[]) ON CONFLICT (org_id, source, target, type) DO UPDATE SET "
             "weight = e.weight + excluded.weight",
             (org_id, *(list(c) for c in cols)),

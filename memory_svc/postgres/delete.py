@@ -107,7 +107,9 @@ def _remove(cur: psycopg.Cursor, org_id: str, doomed: list[int], now_us: int) ->
         for table, key in SUMS_TABLES:
             cur.execute(f"DELETE FROM {table} WHERE {where}", params)
             cur.execute(
-                f"INSERT INTO {table} SELECT org_id, day, {key}, source, channel, SUM(spend), "
+                f"INSERT INTO {table} (org_id, day, {key}, source, channel, spend, impressions, "
+                "conversions, revenue, records) "
+                f"SELECT org_id, day, {key}, source, channel, SUM(spend), "
                 "SUM(impressions), SUM(conversions), SUM(revenue), COUNT(*) FROM measures "
                 f"WHERE {where} GROUP BY org_id, day, {key}, source, channel",
                 params,
@@ -118,7 +120,8 @@ def _remove(cur: psycopg.Cursor, org_id: str, doomed: list[int], now_us: int) ->
     assert row is not None, "meta.next_seq is missing (the first migration inserts it)"
     seq = int(row[0])
     cur.execute(
-        "INSERT INTO history SELECT %s, '', '', 0, u.seq, %s, '', %s, ''::bytea "
+        "INSERT INTO history (org_id, id, natural_key, version, seq, replaced_at_seq, replaced_by_id, replaced_us, payload) "
+        "SELECT %s, '', '', 0, u.seq, %s, '', %s, ''::bytea "
         "FROM unnest(%s::int8[]) AS u(seq)",
         (org_id, seq, now_us, doomed),
     )

@@ -472,7 +472,9 @@ class PostgresRecordStore:
             )
             cur.execute("DELETE FROM currency_day_sums")
             cur.execute(
-                "INSERT INTO currency_day_sums SELECT org_id, day, currency, source, channel, "
+                "INSERT INTO currency_day_sums (org_id, day, currency, source, channel, spend, "
+                "impressions, conversions, revenue, records) "
+                "SELECT org_id, day, currency, source, channel, "
                 "SUM(spend), SUM(impressions), SUM(conversions), SUM(revenue), COUNT(*) "
                 "FROM measures GROUP BY org_id, day, currency, source, channel"
             )
