@@ -46,6 +46,17 @@ def tree_cpu(root: int) -> dict[int, float]:
     return out
 
 
+def workers(root: int) -> dict[int, float]:
+    """CPU seconds of ``root``'s grandchildren, by pid: the compute pool's workers (children
+    of its forkserver; the other child, the resource tracker, has none)."""
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (found := _stat(int(entry.name))) is not None:
+            stats[int(entry.name)] = found
+    middle = {pid for pid, (ppid, _) in stats.items() if ppid == root}
+    return {pid: cpu for pid, (ppid, cpu) in stats.items() if ppid in middle}
+
+
 def cpu_burned(root: int, seconds: float) -> float:
     """CPU seconds the tree burns over the next ``seconds`` (processes that start count whole;
     processes that end count up to their last reading)."""

@@ -6,16 +6,18 @@
 - the same when the client cancels;
 - a saturated pool with a full queue answers RESOURCE_EXHAUSTED with RetryInfo;
 - a runaway estimate is ended by the per-request compute budget (RESOURCE_EXHAUSTED, no retry);
-- SIGTERM during a long estimate: the process exits within its grace period (it used to hang
-  on the thread running the estimate until killed).
+- SIGTERM during a long estimate: the process exits once its grace period is over (it used to
+  hang on the thread running the estimate until killed).
 
-CPU is read from /proc for the whole process tree with generous bounds; nothing here asserts
-how fast an estimate is.
+"The estimate runs" is an event (the pool's worker burns CPU; an idle one burns none), not a
+CPU rate (R38-F3); CPU is read from /proc for the whole process tree with generous bounds;
+nothing here asserts how fast an estimate is or how long a stop takes, beyond hang bounds.
 """
 
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -30,7 +32,7 @@ from mesh.runtime.status import decode_status
 from mesh.runtime.tables import frame_to_table
 from mesh.sdk.client import LiftOS
 from mesh.sdk.failures import RpcFailure
-from tests.causal.contract.service_process import CausalProcess, cpu_burned, tree_cpu
+from tests.causal.contract.service_process import CausalProcess, cpu_burned, tree_cpu, workers
 from tests.support import error_details
 
 # A busy worker burns about 1 CPU-second per second (half that if the machine is shared); an
@@ -38,7 +40,13 @@ from tests.support import error_details
 IDLE_CPU_S = 0.4
 WINDOW_S = 2.0
 SETTLE_S = 1.0  # time allowed for the stop itself (pebble polls every 0.1 s)
-BUDGET_S = 4
+# Above the deadlines below (the budget starts after the call's deadline does, so a deadline
+# under it ends a long estimate first); a budget still running it in the idle window is seen.
+BUDGET_S = 10
+# A deadline must pass while the estimate runs: on a loaded box the request may reach the
+# worker only after the shorter ones, and the test then asks again with the next.
+DEADLINES_S = (2.0, 4.0, 8.0)
+HANG_S = 60.0  # only against a hang
 
 
 def _panel(units: int = 200, periods: int = 100) -> pd.DataFrame:
@@ -98,25 +106,59 @@ def _assert_tree_goes_idle(svc: CausalProcess) -> None:
     )
 
 
+def _estimate_started(svc: CausalProcess, worker: int, cpu: float, call: grpc.Future) -> bool:
+    """Whether the estimate ran in ``worker`` (the pool's one, idle at ``cpu`` CPU-s when the
+    call was sent): its CPU rose — an idle worker burns none — or it was ended and replaced,
+    which the pool does only to a worker running a task. Watched until the call ends."""
+    while True:
+        ended = call.done()
+        now = workers(svc.pid)
+        if now.get(worker, -1.0) != cpu:
+            return True
+        if ended:
+            return False
+        time.sleep(0.01)
+
+
+def _idle_worker(svc: CausalProcess) -> tuple[int, float]:
+    """The pool's one worker and its CPU-s, once a quick estimate has run: whatever an
+    earlier call left in the pool is gone, the worker is free and its CPU steady."""
+    assert svc.stub.EstimateEffect(_quick_request(), timeout=HANG_S).estimate.n > 0
+    ((worker, cpu),) = workers(svc.pid).items()
+    return worker, cpu
+
+
+def _wait_logged(svc: CausalProcess, line: str) -> None:
+    deadline = time.monotonic() + HANG_S
+    while line not in svc.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert line in svc.log(), svc.log()[-2000:]
+
+
 def test_deadline_stops_the_estimate(service: CausalProcess) -> None:
-    call = service.stub.EstimateEffect.future(_long_request(), timeout=2.0)
-    busy = cpu_burned(service.pid, 1.0)
-    with pytest.raises(grpc.RpcError) as info:
-        call.result()
-    assert info.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
-    assert busy > 0.2, f"the estimate never ran ({busy:.2f} CPU-s in its first second)"
+    for deadline in DEADLINES_S:
+        worker, cpu = _idle_worker(service)
+        call = service.stub.EstimateEffect.future(_long_request(), timeout=deadline)
+        started = _estimate_started(service, worker, cpu, call)
+        with pytest.raises(grpc.RpcError) as info:
+            call.result()
+        assert info.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+        if started:
+            break
+    else:
+        pytest.fail(f"the estimate never reached the worker within a {deadline:g} s deadline")
     _assert_tree_goes_idle(service)
-    time.sleep(0.2)
-    assert "EstimateEffect DEADLINE_EXCEEDED" in service.log()
+    _wait_logged(service, "EstimateEffect DEADLINE_EXCEEDED")
 
 
 def test_client_cancel_stops_the_estimate(service: CausalProcess) -> None:
-    call = service.stub.EstimateEffect.future(_long_request(), timeout=60)
-    busy = cpu_burned(service.pid, 1.0)
+    worker, cpu = _idle_worker(service)
+    call = service.stub.EstimateEffect.future(_long_request(), timeout=HANG_S)
+    started = _estimate_started(service, worker, cpu, call)
     assert call.cancel()
-    assert busy > 0.2, f"the estimate never ran ({busy:.2f} CPU-s in its first second)"
+    assert started, "the estimate ended before it ran"
     _assert_tree_goes_idle(service)
-    assert "EstimateEffect CANCELLED" in service.log()
+    _wait_logged(service, "EstimateEffect CANCELLED")
     # the terminated worker was replaced: the next estimate runs
     assert service.stub.EstimateEffect(_quick_request(), timeout=60).estimate.n > 0
 
@@ -212,28 +254,27 @@ def _running(pids: set[int]) -> list[int]:
 
 
 def test_sigterm_during_a_long_estimate_exits_within_grace(tmp_path: Path) -> None:
+    """The stop waits out the grace period (5 s) for in-flight calls, then ends the estimate
+    (minutes of work) instead of waiting for it: HANG_S lies between the two."""
     svc = CausalProcess(tmp_path, {"LIFTOS_CAUSAL_WORKERS": "1"})
     try:
-        svc.stub.EstimateEffect(_quick_request(), timeout=120)
+        worker, cpu = _idle_worker(svc)
         call = svc.stub.EstimateEffect.future(_long_request(), timeout=120)
-        time.sleep(1.0)
+        assert _estimate_started(svc, worker, cpu, call), "the estimate ended before it ran"
         tree = set(tree_cpu(svc.pid))  # server, forkserver, worker
-        start = time.monotonic()
         svc.proc.send_signal(signal.SIGTERM)
         try:
-            code = svc.proc.wait(timeout=30)
-        except Exception:
+            code = svc.proc.wait(timeout=HANG_S)
+        except subprocess.TimeoutExpired:
             svc.proc.kill()
-            raise
-        took = time.monotonic() - start
-        # 5 s grace for in-flight calls, then cancel, stop the workers, exit
-        assert took < 5.0 + 2.5, f"exited {took:.1f} s after SIGTERM"
+            pytest.fail(f"still running {HANG_S:g} s after SIGTERM: the stop waits for the "
+                        f"estimate\n{svc.log()[-2000:]}")  # fmt: skip
         assert code == 0, svc.log()
         with pytest.raises(grpc.RpcError):
             call.result(timeout=10)
         # the forkserver and any worker follow the server out (zombies awaiting reaping burn
         # nothing and do not count)
-        deadline = time.monotonic() + 5.0
+        deadline = time.monotonic() + HANG_S
         while (alive := _running(tree)) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not alive, f"processes of the service outlived it: {alive}"
