@@ -482,7 +482,7 @@ def test_cli(peers: PeerConfig, analysis, capsys: pytest.CaptureFixture[str]) ->
                      "--risk", "0.5"]) == 0  # fmt: skip
     assert "risk weight 0.5 (the gain less 0.5 sd" in capsys.readouterr().out
     assert cli.main(["optimize", analysis.analysis_id, "--org", ORG, "--budget", budget,
-                     "--risk", "-1"]) == 2  # fmt: skip
+                     "--risk", "-1"]) == 1  # fmt: skip
     assert "risk_aversion" in capsys.readouterr().err
     campaign = next(c for c in analysis.campaigns if c.channel == "tiktok" and c.spend.amount)
     assert cli.main(["optimize", analysis.analysis_id, "--org", ORG, "--budget", budget,
@@ -545,7 +545,7 @@ def test_cli(peers: PeerConfig, analysis, capsys: pytest.CaptureFixture[str]) ->
                      "--set", "klaviyo_email=0"]) == 0  # fmt: skip
     assert "total:" in capsys.readouterr().out
     assert cli.main(["optimize", analysis.analysis_id, "--org", ORG, "--budget", "1",
-                     "--bound", "tiktok=2:1"]) == 2  # fmt: skip
+                     "--bound", "tiktok=2:1"]) == 1  # fmt: skip
     assert "INVALID_ARGUMENT" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["optimize", analysis.analysis_id, "--bound", "tiktok=lots"])
