@@ -5,45 +5,25 @@ keep ingestion's geo keys ("US-TX", "DE-BY"). A unit that matches none of them u
 of its arm without a word (R34-F8: registered 3 vs 3, estimated 3 vs 2, the estimate +54 %):
 a randomised design that lost a unit is another design, so it is refused here, naming the
 unit, the geos it could have been and, where one is plainly meant, the spelling to register.
-Pure: no gRPC.
+Which geos a unit names is :func:`mesh.runtime.geo_units.unit_matches`, the rule ingestion
+labels records' arms by too (imported here for record_tables and experiment_result). Pure: no
+gRPC.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-import unicodedata
 from collections.abc import Iterable, Mapping
 
 import holidays
-import numpy as np
 import pandas as pd
 
 from mesh.runtime.exceptions import FailedPrecondition
+from mesh.runtime.geo_units import fold, unit_matches
 from mesh.runtime.quoting import shown, shown_all
 
 UNMATCHED_REASON = "EXPERIMENT_UNIT_UNMATCHED"
-
-
-def unit_matches(values: pd.Series, units: tuple[str, ...]) -> pd.Series:
-    """A geo matches a unit spelled either fully ("US-TX") or as its subdivision ("TX"), in
-    any case and Unicode form ("tx", "us-tx"): ISO 3166 codes are case-insensitive, and a
-    geo's name is the same place however it is capitalised. The one rule for the arms an
-    estimate reads (:mod:`causal_svc.record_tables`) and the spend a lift test reads
-    (:mod:`causal_svc.experiment_result`), which disagreed on case ("tx" matched US-TX in one
-    and was refused in the other)."""
-    wanted = {_fold(u) for u in units}
-    # each distinct geo folded once: a panel holds a few dozen geos over many rows
-    codes, geos = pd.factorize(values.astype(str))
-    hit = np.array(
-        [(f := _fold(g)) in wanted or f.rsplit("-", 1)[-1] in wanted for g in geos] + [False],
-        dtype=bool,
-    )  # the last: a missing geo (code -1) matches no unit
-    return pd.Series(hit[codes], index=values.index)
-
-
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFC", text).casefold().strip()
 
 
 @functools.cache
@@ -55,7 +35,7 @@ def _region_names(country: str) -> Mapping[str, str]:
     except (NotImplementedError, KeyError):
         return {}
     aliases: Mapping[str, str] = getattr(calendar, "subdivisions_aliases", {})
-    return {_fold(name): code for name, code in aliases.items()}
+    return {fold(name): code for name, code in aliases.items()}
 
 
 def suggested_geo(unit: str, geos: Iterable[str]) -> str | None:
@@ -64,8 +44,8 @@ def suggested_geo(unit: str, geos: Iterable[str]) -> str | None:
     "DE-BY", which :func:`unit_matches` matches already); None where there is none or more
     than one."""
     geos = sorted(set(geos))
-    folded = _fold(unit)
-    same = {g for g in geos if folded in (_fold(g), _fold(g.rsplit("-", 1)[-1]))}
+    folded = fold(unit)
+    same = {g for g in geos if folded in (fold(g), fold(g.rsplit("-", 1)[-1]))}
     if not same:
         for g in geos:
             country, _, code = g.partition("-")

@@ -19,11 +19,13 @@ from typing import TypeVar
 
 from ingestion_svc.errors import ExperimentExists, ExperimentNotFound
 from mesh.runtime.exceptions import FailedPrecondition, InvalidInput
+from mesh.runtime.geo_units import folded_units, geo_is_unit
 from mesh.runtime.page_tokens import PageTokens
 from mesh.runtime.sqlite_db import LockedSQLite
 
 _T = TypeVar("_T")
 
+GEO_UNIT = "RANDOMIZATION_UNIT_GEO"
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 
@@ -75,11 +77,19 @@ class Experiment:
     def arm_for(self, unit: str) -> str | None:
         """'treatment', 'control', or None when the unit is outside an explicit design.
 
-        With explicit unit lists the lists decide. Otherwise a unit is hashed with the
-        experiment id into [0, 1) and treated when below ``treatment_share``: deterministic,
-        stable across processes, and independent between experiments.
+        With explicit unit lists the lists decide: a geo by the rule causal estimates the arms
+        with (:func:`mesh.runtime.geo_units.geo_is_unit`: "tx", "TX" and "us-tx" are US-TX),
+        other units (campaign and account ids, days) as written. Otherwise a unit is hashed
+        with the experiment id into [0, 1) and treated when below ``treatment_share``:
+        deterministic, stable across processes, and independent between experiments.
         """
         if self.treatment_units or self.control_units:
+            if self.randomization_unit == GEO_UNIT:
+                if geo_is_unit(unit, folded_units(self.treatment_units)):
+                    return "treatment"
+                if geo_is_unit(unit, folded_units(self.control_units)):
+                    return "control"
+                return None
             if unit in self.treatment_units:
                 return "treatment"
             if unit in self.control_units:
