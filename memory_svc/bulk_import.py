@@ -35,6 +35,7 @@ from liftos.v1 import memory_pb2 as memory_pb
 
 from memory_svc import convert, data_dir_lock
 from memory_svc.engine import MemoryEngine
+from memory_svc.errors import SchemaTooNew
 from memory_svc.refusals import RefusalList
 from memory_svc.write_group import answered
 from memory_svc.writer import WriteOutcome
@@ -219,7 +220,12 @@ def _run(args: argparse.Namespace) -> int:
     except (data_dir_lock.DataDirBusy, StorageUnwritable) as exc:
         print(f"import: {exc}", file=sys.stderr)
         return 2
-    engine = open_engine(config, store=args.store)
+    try:
+        engine = open_engine(config, store=args.store)
+    except SchemaTooNew as exc:  # a store a newer LiftOS upgraded: one line, as the service
+        os.close(owner)
+        print(f"import: {exc}", file=sys.stderr)
+        return 2
 
     def progress(r: ImportReport) -> None:
         if r.messages % args.every == 0:

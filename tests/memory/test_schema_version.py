@@ -16,6 +16,7 @@ import pytest
 from liftos.v1 import memory_pb2 as memory_pb
 
 from memory_svc.app import build
+from memory_svc.bulk_import import main as import_main
 from memory_svc.errors import SchemaTooNew
 from memory_svc.migrations import MIGRATIONS
 from memory_svc.postgres import PostgresRecordStore
@@ -54,7 +55,9 @@ def test_a_new_file_gets_the_version_and_an_old_one_is_upgraded_with_a_line_per_
         assert not [m for m in _messages(caplog) if "schema" in m]
 
 
-def test_a_newer_file_is_refused_naming_both_versions(tmp_path: Path) -> None:
+def test_a_newer_file_is_refused_naming_both_versions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = tmp_path / "memory"
     data.mkdir()
     SQLiteRecordStore(data / "memory.sqlite").close()
@@ -66,6 +69,11 @@ def test_a_newer_file_is_refused_naming_both_versions(tmp_path: Path) -> None:
     # the server: one line and exit, not SERVING
     with pytest.raises(SystemExit, match=r"^memory: .*schema version 7, newer than this build's 1"):
         build(ServerConfig("memory", "127.0.0.1", 0, tmp_path, PeerConfig.from_env()))
+    # the offline import: the same line, exit 2
+    source = tmp_path / "in.bin"
+    source.write_bytes(b"")
+    assert import_main([str(source), "--data-dir", str(tmp_path)]) == 2
+    assert "schema version 7, newer than this build's 1" in capsys.readouterr().err
     db = sqlite3.connect(data / "memory.sqlite")
     try:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 7  # left as it was
