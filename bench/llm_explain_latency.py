@@ -1,12 +1,16 @@
 """Explain's time to first token and total time (issue 16: first delta within 100 ms with the
 default writer), with BuildContext and CheckClaims, on real servers on localhost.
 
-The causal and LLM services run in this process (each on its own port, as in the tests); the
-client calls over ordinary gRPC channels. The reference measured in the same run is the
-causal service's own GetAnalysis, the one peer call every Explain makes first: the ratio says
-what writing and checking the explanation adds. An LLM row uses a local endpoint that streams
-a prepared answer at once (tests/llm/fake_openai.py), so it measures our side of the LLM path
-(sentence buffering and the guardrail), not a model.
+The causal, surfacing and LLM services run in this process (each on its own port, as in the
+tests); the client calls over ordinary gRPC channels. Explain asks surfacing's
+CheckAnalysisData whether the data under the analysis changed (84c134f): without a surfacing
+service of its own the bench's llm asked 127.0.0.1:50055, so it timed a check that failed at
+once (or another mesh's answer); the bench stops if an explanation says it was not checked.
+The reference measured in the same run is the causal service's own GetAnalysis, the first
+peer call every Explain makes: the ratio says what the data check, writing and checking the
+explanation add. An LLM row uses a local endpoint that streams a prepared answer at once
+(tests/llm/fake_openai.py), so it measures our side of the LLM path (sentence buffering and
+the guardrail), not a model.
 
 Run: PYTHONPATH=.:gen python bench/llm_explain_latency.py [--calls 200]
 """
@@ -37,7 +41,9 @@ from causal_svc.app import build as causal_build  # noqa: E402
 from llm_svc.app import build as llm_build  # noqa: E402
 from llm_svc.settings import LlmSettings  # noqa: E402
 from mesh.runtime.inprocess import running_services  # noqa: E402
+from mesh.runtime.main import Build  # noqa: E402
 from mesh.runtime.tables import frame_to_table  # noqa: E402
+from surfacing_svc.app import build as surfacing_build  # noqa: E402
 from tests.llm.fake_openai import Script, fake_openai, words  # noqa: E402
 
 ORG = "bench"
@@ -79,11 +85,24 @@ def explain_times(
     return first, total
 
 
+def require_checked(stub: llm_grpc.LlmServiceStub, analysis_id: str) -> None:
+    """Stop unless Explain's data check was answered: a bench whose llm cannot reach its
+    surfacing service times an explanation that skips the check."""
+    replies = list(stub.Explain(pb.ExplainRequest(org_id=ORG, analysis_id=analysis_id)))
+    text = next(r.done.text for r in replies if r.WhichOneof("event") == "done")
+    if "was not checked" in text:
+        sys.exit(f"Explain did not get its data check from the bench's surfacing service: {text}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=200)
     args = parser.parse_args()
-    builds = {"causal": causal_build, "llm": functools.partial(llm_build, settings=LlmSettings())}
+    builds: dict[str, Build] = {  # in dependency order: each is given the earlier ones' ports
+        "causal": causal_build,
+        "surfacing": surfacing_build,
+        "llm": functools.partial(llm_build, settings=LlmSettings()),
+    }
     answer = (
         "Meta retargeting increased revenue by about 12 in the randomised test. "
         "It drove a 60% lift in revenue. The interval is narrow."
@@ -98,6 +117,7 @@ def main() -> None:
         for _ in range(20):  # warm both channels and servers
             causal.GetAnalysis(causal_pb.GetAnalysisRequest(org_id=ORG, analysis_id=ids[0]))
             list(llm.Explain(pb.ExplainRequest(org_id=ORG, analysis_id=ids[0])))
+        require_checked(llm, ids[0])
         ref = []
         for _ in range(args.calls):
             start = time.perf_counter()
