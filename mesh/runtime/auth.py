@@ -4,8 +4,12 @@
 
     key1:org_a                          a user of org_a: every public RPC, for org_a only
     loader:org_a:public+records.write   …and MemoryService.Write/WriteStream, for org_a only
-    admin:org_a:public+records.delete   …and deleting org_a's records (MemoryService.
-                                        DeleteRecords, IngestionService.ForgetBatches)
+    admin:org_a:public+records.delete   …and deleting org_a's data (ADMIN_METHODS: its
+                                        records, MemoryService.DeleteRecords and
+                                        IngestionService.ForgetBatches; its analyses,
+                                        CausalService.DeleteAnalyses; its experiments and
+                                        factor series, IngestionService.DeleteExperiments
+                                        and DeleteExternalFactors)
     k-ing:service=ingestion             the ingestion service: the peer RPCs it calls
                                         (SERVICE_SCOPES), for any org
     ops:*:public                        every public RPC, for any org
