@@ -125,7 +125,11 @@ class HillCurve:
                 slope = np.where(moving, limit * self.nodes / self.reference_spend, 0.0)
             per_node = np.where(at_zero, slope, per_node)
         scale = np.asarray(self.scale).reshape(-1, *(1,) * (u.ndim - 2))
-        return scale * (per_node @ self.node_weights)
+        with np.errstate(invalid="ignore"):
+            slopes = scale * (per_node @ self.node_weights)
+        # a draw with no effect (scale 0, the non-negative fit's boundary) has slope 0 at
+        # zero spend too, not 0 · ∞
+        return np.where(scale == 0, 0.0, slopes)
 
     def mean_value_and_slope(self, spend: float) -> tuple[float, float]:
         """Mean outcome and mean marginal return over draws at one ``spend`` > 0, from one
