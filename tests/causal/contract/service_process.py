@@ -54,7 +54,15 @@ def workers(root: int) -> dict[int, float]:
         if entry.name.isdigit() and (found := _stat(int(entry.name))) is not None:
             stats[int(entry.name)] = found
     middle = {pid for pid, (ppid, _) in stats.items() if ppid == root}
-    return {pid: cpu for pid, (ppid, cpu) in stats.items() if ppid in middle}
+    # a worker the pool ended may wait a moment to be reaped: it is gone, not a second worker
+    return {pid: cpu for pid, (ppid, cpu) in stats.items() if ppid in middle and not _zombie(pid)}
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return True  # gone
 
 
 def cpu_burned(root: int, seconds: float) -> float:
