@@ -17,6 +17,7 @@ from ingestion_svc.convert.text import MAX_TEXT
 from ingestion_svc.experiments import Experiment
 from mesh.runtime import record_rules
 from mesh.runtime.exceptions import FieldViolation, InvalidInput, shown
+from mesh.runtime.geo_units import same_place
 from mesh.runtime.protoconv import (
     collect,
     date_from_proto,
@@ -88,7 +89,7 @@ def experiment_from_proto(
             FieldViolation(prefix + "treatment_share", f"treatment_share {share} must be in (0, 1)")
         )
     _check_experiment_values(message, violations)
-    overlap = set(message.treatment_units) & set(message.control_units)
+    overlap = _in_both_arms(message)
     if overlap:
         violations.append(
             FieldViolation(
@@ -435,6 +436,15 @@ def _check_window(
         violations.append(FieldViolation("result.window.end_date",
                                          f"end_date {end} is outside the experiment's dates "
                                          f"{first}..{last}"))  # fmt: skip
+
+
+def _in_both_arms(message: md_pb.CausalExperiment) -> set[str]:
+    """Treatment units that are also control units. Geo units compare as ingestion labels
+    records (mesh.runtime.geo_units): "TX" and "us-tx" are one place; other units exactly."""
+    control = list(message.control_units)
+    if message.randomization_unit != common_pb.RANDOMIZATION_UNIT_GEO:
+        return set(message.treatment_units) & set(control)
+    return {t for t in message.treatment_units if any(same_place(t, c) for c in control)}
 
 
 # ------------------------------------------------------------------------------- ingest

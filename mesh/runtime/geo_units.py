@@ -16,7 +16,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-__all__ = ["fold", "folded_units", "geo_is_unit", "unit_matches"]
+__all__ = ["fold", "folded_units", "geo_is_unit", "same_place", "unit_matches"]
 
 
 def fold(text: str) -> str:
@@ -35,6 +35,12 @@ def geo_is_unit(geo: str, folded: frozenset[str]) -> bool:
     capitalised. A country is no subdivision: "US" is not US-TX."""
     f = fold(geo)
     return f in folded or f.rsplit("-", 1)[-1] in folded
+
+
+def same_place(a: str, b: str) -> bool:
+    """Whether two unit spellings name one place: :func:`geo_is_unit` either way round ("TX"
+    and "us-tx"; "US-TX" and "US-TX")."""
+    return geo_is_unit(a, folded_units([b])) or geo_is_unit(b, folded_units([a]))
 
 
 def unit_matches(values: pd.Series, units: Iterable[str]) -> pd.Series:

@@ -35,6 +35,7 @@ from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 
 from mesh.runtime.exceptions import FailedPrecondition
+from mesh.runtime.geo_units import same_place
 from mesh.runtime.peers import Peer, experiments
 
 __all__ = [
@@ -209,9 +210,9 @@ async def registered_tests(
 
 def same_unit(a: str, b: str) -> bool:
     """Whether two unit codes name one unit: equal, or one is the other's subdivision ("TX" of
-    "US-TX"), as ingestion and causal match a registry's units against records."""
-    a, b = a.upper(), b.upper()
-    return a == b or a.rsplit("-", 1)[-1] == b or b.rsplit("-", 1)[-1] == a
+    "US-TX"), in any case and Unicode form: the rule ingestion and causal match a registry's
+    units against records by (:func:`mesh.runtime.geo_units.same_place`)."""
+    return same_place(a, b)
 
 
 def met_units(units: Sequence[str], others: Sequence[str]) -> list[str]:

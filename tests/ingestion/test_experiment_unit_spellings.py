@@ -112,3 +112,37 @@ def test_only_geos_are_matched_by_the_geo_rule() -> None:
     assert [campaign.arm_for(c) for c in ("BRAND-TX", "tx", "brand", "Brand")] == [
         None, "treatment", None, "control",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("treatment", "control"), [("TX", "us-tx"), ("us-tx", "tx"), ("TX", "TX")])
+def test_one_place_in_both_arms_is_refused_however_spelled(
+    peers: PeerConfig, treatment: str, control: str
+) -> None:
+    """Registration compares geo units by the labelling rule: before, treatment "TX" with control
+    "us-tx" was accepted, and every US-TX record was labelled treatment (the first arm that
+    matches) while the analyst believed it a control."""
+    import grpc
+
+    from mesh.sdk.failures import RpcFailure
+
+    with LiftOS(peers, org_id="both-arms") as client, pytest.raises(RpcFailure) as refused:
+        client.create_experiment(_experiment(treatment, control))
+    assert refused.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert any(
+        field.endswith("control_units") and "units in both arms" in text
+        for field, text in refused.value.field_violations
+    ), refused.value
+
+
+def test_same_unit_folds_unicode_forms() -> None:
+    """usual_days.same_unit (the design's and recommend's registered-test overlap) used upper():
+    a name typed in another Unicode form was another place there and one place at ingest."""
+    import unicodedata
+
+    from mesh.runtime.usual_days import same_unit
+
+    composed = "DE-Baden-Württemberg"
+    decomposed = unicodedata.normalize("NFD", "baden-württemberg")
+    assert composed != unicodedata.normalize("NFC", decomposed).upper()
+    assert same_unit(composed, unicodedata.normalize("NFD", composed).lower())
+    assert same_unit("TX", "us-tx") and not same_unit("TX", "US-CA")
