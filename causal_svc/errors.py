@@ -26,6 +26,7 @@ __all__ = [
     "NotIdentifiable",
     "PeerBusy",
     "SingularDesign",
+    "StoredStateOutdated",
 ]
 
 
@@ -85,3 +86,12 @@ class NotAnAttribution(FailedPrecondition):
     effect estimate, or a model that failed its health checks)."""
 
     default_reason = "NOT_AN_ATTRIBUTION"
+
+
+class StoredStateOutdated(FailedPrecondition):
+    """A stored analysis's fitted model that this version cannot read (an older LiftOS wrote
+    it): the analysis stays readable (GetAnalysis), but its model answers nothing until the
+    window is analysed again. Its own reason, so a client can offer "analyse again" without
+    reading the message (U's R39-F1 refusal carried the generic FAILED_PRECONDITION)."""
+
+    default_reason = "MODEL_STATE_OUTDATED"

@@ -8,7 +8,8 @@ AttributeError, which reached the caller as INTERNAL (s19 R39 F1: ``MediaPanel.w
 :func:`load_state` therefore repairs every dataclass in the state the same way: a field
 the stored object lacks gets its declared default. New fields must go last and have a default
 whose meaning is "as before"; a state that still cannot be read is refused with
-:class:`StoredStateOutdated` (FAILED_PRECONDITION) naming the way out: analyse again.
+:class:`StoredStateOutdated` (FAILED_PRECONDITION, reason MODEL_STATE_OUTDATED) naming the way
+out: analyse again.
 """
 
 from __future__ import annotations
@@ -21,17 +22,12 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from mesh.runtime.exceptions import FailedPrecondition
+from causal_svc.errors import StoredStateOutdated
 
 __all__ = ["StoredStateOutdated", "fill_missing_fields", "load_state"]
 
 _T = TypeVar("_T")
 _REANALYSE = "re-run analyze: this analysis was stored by an older LiftOS"
-
-
-class StoredStateOutdated(FailedPrecondition):
-    """A stored analysis's model state that this version cannot read: the analysis stays
-    readable (GetAnalysis), but its model answers nothing until it is analysed again."""
 
 
 def load_state(blob: bytes, kind: type[_T]) -> _T:

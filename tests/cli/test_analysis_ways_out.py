@@ -1,0 +1,111 @@
+"""What an analysis that cannot answer tells the user to do instead, over a real mesh (memory,
+ingestion, causal, surfacing; the analysis store's SQLite):
+
+- its stored model was written by an older LiftOS (s19 R39-F1): the refusal has its own
+  ErrorInfo reason, MODEL_STATE_OUTDATED, so a client can offer "analyse again" without
+  reading the message (it carried the generic FAILED_PRECONDITION).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import pickle
+import sqlite3
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import causal_pb2_grpc as causal_grpc
+from liftos.v1 import common_pb2 as common_pb
+from liftos.v1 import marketing_data_pb2 as md_pb
+
+from causal_svc.attribution.fit import state_from_bytes
+from mesh.cli.commands import main
+from mesh.runtime.inprocess import RunningService
+from tests.causal.attribution.records import world_mesh
+from tests.support import error_details
+from tests.surfacing import drift_world as w
+
+END = w.CUT + dt.timedelta(days=14)  # a window holding BAD
+BAD = w.CUT + dt.timedelta(days=7)  # one geo's first-party row mistyped: 1e9 (a day sells ~30k)
+
+
+def _mistyped() -> Iterator[md_pb.CausalMarketingData]:
+    """A newer version of one geo's first-party row of BAD, revenue and orders at 1e9: the
+    outcome_outliers check fails any window holding it (R30-F1)."""
+    for r in w.records(after=BAD - dt.timedelta(days=1), until=BAD):
+        if r.data_source == common_pb.DATA_SOURCE_GENERIC:
+            c = md_pb.CausalMarketingData()
+            c.CopyFrom(r)
+            c.version, c.revenue, c.conversions = r.version + 1, 1e9, 1e9
+            yield c
+            return
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("mesh")
+
+
+@pytest.fixture(scope="module")
+def mesh(data_dir: Path) -> Iterator[dict[str, RunningService]]:
+    with world_mesh(data_dir, {}, surfacing=True) as services:
+        w.write(services["memory"].address, w.records(until=END))
+        w.write(services["memory"].address, _mistyped())
+        yield services
+
+
+@pytest.fixture
+def cli(mesh: dict[str, RunningService], monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("causal", "surfacing", "memory", "ingestion"):
+        monkeypatch.setenv(f"LIFTOS_{name.upper()}_ADDR", mesh[name].address)
+
+
+@pytest.fixture(scope="module")
+def healthy(mesh: dict[str, RunningService]) -> causal_pb.AttributionResult:
+    """The revenue analysis of START..CUT (national): BAD is outside it, and it passes."""
+    result = w.analyze(mesh["causal"].address)
+    assert result.health.verdict != causal_pb.HEALTH_VERDICT_FAIL and result.channels
+    return result
+
+
+def _models(data_dir: Path) -> sqlite3.Connection:
+    return sqlite3.connect(data_dir / "causal" / "analyses.sqlite")
+
+
+def test_a_model_stored_by_an_older_liftos_is_refused_with_its_own_reason(
+    data_dir: Path, mesh, healthy: causal_pb.AttributionResult, cli, capsys
+) -> None:
+    aid = healthy.analysis_id
+    with _models(data_dir) as db:
+        (fresh,) = db.execute(
+            "SELECT model FROM analysis_models WHERE org_id = ? AND analysis_id = ?", (w.ORG, aid)
+        ).fetchone()
+    # bytes naming a class this version no longer has: what a renamed class left behind
+    old = zlib.compress(
+        pickle.dumps(state_from_bytes(bytes(fresh))).replace(b"FitState", b"FitStat0")
+    )
+    store = "UPDATE analysis_models SET model = ? WHERE org_id = ? AND analysis_id = ?"
+    with _models(data_dir) as db:
+        db.execute(store, (old, w.ORG, aid))
+    try:
+        stub = causal_grpc.CausalServiceStub(grpc.insecure_channel(mesh["causal"].address))
+        with pytest.raises(grpc.RpcError) as e:
+            stub.Counterfactual(causal_pb.CounterfactualRequest(
+                org_id=w.ORG, analysis_id=aid,
+                changes=[causal_pb.SpendChange(channel="tiktok", multiplier=0.0)],
+            ), timeout=300)  # fmt: skip
+        assert e.value.code() is grpc.StatusCode.FAILED_PRECONDITION, e.value.details()
+        assert error_details(e.value)[0] == "MODEL_STATE_OUTDATED"  # FAILED_PRECONDITION before
+        # the CLI prints the reason first and exits 1 (refused: the same request fails again)
+        assert main(["counterfactual", aid, "--org", w.ORG, "--set", "tiktok=0"]) == 1
+        err = capsys.readouterr().err
+        assert ("error [MODEL_STATE_OUTDATED]: FAILED_PRECONDITION: re-run analyze: this "
+                "analysis was stored by an older LiftOS") in err, err  # fmt: skip
+    finally:
+        with _models(data_dir) as db:
+            db.execute(store, (fresh, w.ORG, aid))
+    assert main(["counterfactual", aid, "--org", w.ORG, "--set", "tiktok=0"]) == 0
