@@ -6,12 +6,18 @@ the platforms claim and what a naive regression says — and the model's health 
 ``liftos counterfactual ANALYSIS_ID --set meta=0.5 --set google_ads=1.2`` predicts the outcome
 under a changed spend plan, after saying what changed under the analysis's window since it was
 made (:mod:`mesh.cli.analysis_data`).
+
+An analysis that fails its health checks reports no ROIs, and recommend refuses it; a weekly
+job then had no plan and no hint (R42-F4). ``analyze`` names the org's latest healthy analysis
+of the same outcome (id, window, when made), in the text and as ``latestHealthy`` in --json
+(the analysis itself where it is healthy), so the job can plan on that one instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import math
 import sys
 from collections.abc import Sequence
@@ -218,7 +224,11 @@ def ratio_format(r: dc.AttributionResult) -> tuple[str, str, str]:
     return "iROAS", "mROAS", "{:.2f}"
 
 
-def print_result(r: dc.AttributionResult, *, campaigns: bool = False) -> None:
+def print_result(
+    r: dc.AttributionResult, *, campaigns: bool = False, fallback: str | None = None
+) -> None:
+    """The result as the terminal shows it; ``fallback``: the line naming the analysis to use
+    instead when this one failed (:func:`fallback_line`)."""
     health = r.health
     verdict = VERDICT.get(int(health.verdict), "?") if health else "?"
     window = ""
@@ -238,6 +248,8 @@ def print_result(r: dc.AttributionResult, *, campaigns: bool = False) -> None:
                 print(f"  - {check.message}")
     if not r.channels:
         print("no ROIs: the model failed its health checks")
+        if fallback is not None:
+            print(fallback)
     else:
         level = (
             r.channels[0].incremental_outcome.level if r.channels[0].incremental_outcome else 0.9
@@ -330,6 +342,99 @@ def unreported_lines(channels: Sequence[dc.ChannelAttribution]) -> list[str]:
     return out
 
 
+# Stored analyses read (GetAnalysis) at most when looking for a healthy one, newest first: the
+# summaries do not carry the health verdict, and each read is a whole stored result.
+HEALTHY_LOOKUPS = 20
+
+_FAIL = 3  # HEALTH_VERDICT_FAIL
+
+
+def _healthy(r: dc.AttributionResult | None) -> bool:
+    """Whether recommend and the plans can use the result: not FAIL, with ROIs."""
+    return (
+        r is not None
+        and r.health is not None
+        and int(r.health.verdict) != _FAIL
+        and bool(r.channels)
+    )
+
+
+def latest_healthy(client: LiftOS, failed_id: str, outcome: str) -> tuple[dc.Analysis | None, int]:
+    """The org's newest stored attribution analysis of ``outcome`` ("revenue",
+    "conversions") other than ``failed_id`` that is healthy, or None; and how many were read
+    to look (HEALTHY_LOOKUPS at most, of the 5 × HEALTHY_LOOKUPS newest summaries)."""
+    read = 0
+    listed = client.list_analyses(kind="attribution", page_size=100)
+    for summary in itertools.islice(listed, 5 * HEALTHY_LOOKUPS):
+        if summary.analysis_id == failed_id or summary.outcome != outcome:
+            continue
+        read += 1
+        analysis = client.get_analysis(summary.analysis_id)
+        if _healthy(analysis.attribution):
+            return analysis, read
+        if read >= HEALTHY_LOOKUPS:
+            break
+    return None, read
+
+
+def _window(r: dc.DateRange | None) -> str:
+    start, end = (r.start_date, r.end_date) if r is not None else (None, None)
+    return f"{_iso(start) or '…'}..{_iso(end) or '…'}"
+
+
+def _iso(d: dc.Date | None) -> str:
+    day = _day(d)
+    return day.isoformat() if day is not None else ""
+
+
+def _made(t: dt.datetime | None) -> str:
+    return (
+        f"{t.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC" if t is not None else "at an unknown time"
+    )
+
+
+def fallback_line(found: dc.Analysis | None, read: int, org: str, outcome: str) -> str:
+    """What to use instead of a failed analysis, as the text says it."""
+    if found is None or found.attribution is None:
+        which = f"is healthy ({read} read, newest first)" if read else "is stored"
+        return (f"no other {outcome} analysis of org {org} {which}: none to plan on instead; "
+                "fix what the checks above name and analyse again")  # fmt: skip
+    r = found.attribution
+    verdict = VERDICT.get(int(r.health.verdict), "?") if r.health else "?"
+    return (f"latest healthy {outcome} analysis of org {org}: {found.analysis_id} "
+            f"({_window(r.date_range)}, made {_made(found.create_time)}, health {verdict}); "
+            f"plan on it: liftos recommend {found.analysis_id} --org {org}")  # fmt: skip
+
+
+def fallback_json(found: dc.Analysis | None) -> dict[str, Any] | None:
+    """``latestHealthy`` of analyze --json: the proto JSON shapes of the document's own
+    ``analysisId``, ``dateRange``, ``createTime`` and health verdict; None: none stored."""
+    if found is None or found.attribution is None:
+        return None
+    r, doc = found.attribution, document(found)
+    health = document(r.health) if r.health is not None else {}
+    return {
+        "analysisId": found.analysis_id, "dateRange": doc["attribution"].get("dateRange"),
+        "createTime": doc.get("createTime", ""), "verdict": health.get("verdict", ""),
+    }  # fmt: skip
+
+
+def _fallback(
+    client: LiftOS, result: dc.AttributionResult, made: dc.Analysis | None, outcome: str
+) -> tuple[dc.Analysis | None, int, str]:
+    """The analysis to use in place of ``result`` (itself where healthy), the analyses read,
+    and why none could be looked for ("" where it could)."""
+    from mesh.sdk.failures import RpcFailure
+
+    if _healthy(result):
+        return made, 0, ""
+    try:
+        found, read = latest_healthy(client, result.analysis_id, outcome)
+    except RpcFailure as failure:  # the analysis stands: say what could not be looked up
+        return None, 0, f"{failure.code}: {failure.message}"
+    return found, read, ""
+
+
 def run_analyze(args: argparse.Namespace, peers: Any) -> int:
     def show(p: dc.AnalysisProgress) -> None:
         print(f"[{p.fraction:4.0%}] {p.stage:15s} {p.message}", file=sys.stderr, flush=True)
@@ -348,14 +453,22 @@ def run_analyze(args: argparse.Namespace, peers: Any) -> int:
         )  # fmt: skip
         if args.json and result.analysis_id:
             made = client.get_analysis(result.analysis_id)
+        # a FAIL names the analysis to plan on instead (R42-F4)
+        found, read, unlisted = _fallback(client, result, made, args.outcome)
+    if unlisted:
+        print(f"note: the org's stored analyses could not be read to name a healthy one "
+              f"({unlisted}): `liftos analyses --org {args.org}` lists them", file=sys.stderr)  # fmt: skip
     if args.json:
         # json_out keeps zero-valued fields (proto3 JSON leaves them out, so a 0 estimate had
         # no key) and writes a non-finite figure as null; plus the currency of its amounts and
-        # when the analysis was stored (R41-F5, F6: the result says neither)
+        # when the analysis was stored (R41-F5, F6: the result says neither), and the analysis
+        # to plan on (this one, or where it failed the org's latest healthy one; null: none)
         print_json({**document(result), "currencyCode": result_currency(result),
-                    "createTime": document(made).get("createTime", "") if made else ""})  # fmt: skip
+                    "createTime": document(made).get("createTime", "") if made else "",
+                    "latestHealthy": fallback_json(found)})  # fmt: skip
     else:
-        print_result(result, campaigns=args.campaigns)
+        line = None if unlisted else fallback_line(found, read, args.org, args.outcome)
+        print_result(result, campaigns=args.campaigns, fallback=line)
     return 0
 
 

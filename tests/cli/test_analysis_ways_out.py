@@ -3,12 +3,17 @@ ingestion, causal, surfacing; the analysis store's SQLite):
 
 - its stored model was written by an older LiftOS (s19 R39-F1): the refusal has its own
   ErrorInfo reason, MODEL_STATE_OUTDATED, so a client can offer "analyse again" without
-  reading the message (it carried the generic FAILED_PRECONDITION).
+  reading the message (it carried the generic FAILED_PRECONDITION);
+- it failed its health checks (no ROIs; recommend refuses it): `liftos analyze` names the org's
+  latest healthy analysis of the same outcome (id, window, when made), in the text and as
+  --json's ``latestHealthy``, so a weekly job can plan on it (R42-F4: one Monday in ten had no
+  plan and no hint).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import pickle
 import sqlite3
 import zlib
@@ -109,3 +114,79 @@ def test_a_model_stored_by_an_older_liftos_is_refused_with_its_own_reason(
         with _models(data_dir) as db:
             db.execute(store, (fresh, w.ORG, aid))
     assert main(["counterfactual", aid, "--org", w.ORG, "--set", "tiktok=0"]) == 0
+
+
+def _analyze(*extra: str) -> list[str]:
+    return ["analyze", "--org", w.ORG, "--start", str(w.START), "--identification", "national",
+            *extra]  # fmt: skip
+
+
+def _grpc_analyze(mesh, outcome: int) -> causal_pb.AttributionResult:
+    """START..CUT of ``outcome`` over gRPC (as a job would have made it last week)."""
+    causal = causal_grpc.CausalServiceStub(grpc.insecure_channel(mesh["causal"].address))
+    request = causal_pb.AnalyzeAttributionRequest(
+        org_id=w.ORG, identification=causal_pb.ATTRIBUTION_IDENTIFICATION_NATIONAL,
+        outcome=outcome,  # type: ignore[arg-type]
+    )  # fmt: skip
+    for field, d in (("start_date", w.START), ("end_date", w.CUT)):
+        getattr(request.date_range, field).CopyFrom(
+            common_pb.Date(year=d.year, month=d.month, day=d.day)
+        )
+    return list(causal.AnalyzeAttribution(request, timeout=300))[-1].result
+
+
+def test_a_failed_analysis_names_the_latest_healthy_one_of_its_outcome(
+    mesh, healthy: causal_pb.AttributionResult, cli, capsys
+) -> None:
+    org, end = w.ORG, str(END)
+    # A conversions analysis over BAD fails; the org's one healthy analysis is of revenue, so
+    # there is none to plan on instead, and it says so.
+    assert main(_analyze("--end", end, "--outcome", "conversions")) == 0
+    out = capsys.readouterr().out
+    assert "health: FAIL" in out and "no ROIs: the model failed its health checks" in out
+    assert (f"no other conversions analysis of org {org} is stored: none to plan on instead; "
+            "fix what the checks above name and analyse again") in out, out  # fmt: skip
+
+    # Then a healthy conversions analysis, newer than the revenue one: a failed revenue
+    # analysis names the revenue one all the same, with its window and when it was made.
+    conversions = _grpc_analyze(mesh, common_pb.OUTCOME_METRIC_CONVERSIONS)
+    assert conversions.health.verdict != causal_pb.HEALTH_VERDICT_FAIL and conversions.channels
+    causal = causal_grpc.CausalServiceStub(grpc.insecure_channel(mesh["causal"].address))
+    stored = causal.GetAnalysis(
+        causal_pb.GetAnalysisRequest(org_id=org, analysis_id=healthy.analysis_id)
+    ).analysis
+    made = stored.create_time.ToDatetime(tzinfo=dt.UTC)
+    aid = healthy.analysis_id
+    assert main(_analyze("--end", end)) == 0
+    out = capsys.readouterr().out
+    assert "no ROIs: the model failed its health checks" in out
+    assert (f"latest healthy revenue analysis of org {org}: {aid} ({w.START}..{w.CUT}, made "
+            f"{made:%Y-%m-%d %H:%M:%S} UTC, health ") in out, out  # fmt: skip
+    assert f"plan on it: liftos recommend {aid} --org {org}" in out
+
+    # --json: latestHealthy, in the document's own shapes; the failed revenue analysis the
+    # text run stored (newer) is read and passed over
+    assert main(_analyze("--end", end, "--json")) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["health"]["verdict"] == "HEALTH_VERDICT_FAIL" and doc["channels"] == []
+    assert doc["latestHealthy"] == {
+        "analysisId": aid,
+        "dateRange": {
+            "startDate": {"year": 2024, "month": 9, "day": 15},
+            "endDate": {"year": 2024, "month": 12, "day": 8},
+        },
+        "createTime": stored.create_time.ToJsonString(),
+        "verdict": causal_pb.HealthVerdict.Name(healthy.health.verdict),
+    }
+    listed = [a.analysis_id for a in causal.ListAnalyses(
+        causal_pb.ListAnalysesRequest(org_id=org)).analyses]  # fmt: skip
+    assert (
+        listed.index(doc["analysisId"]) < listed.index(conversions.analysis_id) < listed.index(aid)
+    )
+
+    # A healthy analysis is its own: a job reads latestHealthy whatever the verdict
+    assert main(_analyze("--end", str(w.CUT), "--json")) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["health"]["verdict"] != "HEALTH_VERDICT_FAIL" and doc["channels"]
+    assert doc["latestHealthy"]["analysisId"] == doc["analysisId"]
+    assert doc["latestHealthy"]["createTime"] == doc["createTime"]
