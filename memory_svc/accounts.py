@@ -8,6 +8,13 @@ every candidate record's payload: ~3 s to list 100,000 records, ~6 s to delete 5
 with writes waiting. A store from before gets the column and fills it from the payloads
 once when it opens (``backfill_accounts``; ``DecodeAccounts`` reads them, as the domain never
 parses protobuf).
+
+The column's "" means "not known", not "no account": a build that does not know the column
+writes "" after that fill (a replica not yet upgraded on a shared PostgreSQL database, a rolled
+back SQLite build), and a one-off fill never revisits those rows. So both questions read the
+accounts of the org's "" rows from their payloads (:data:`UNKNOWN`: an index range, normally
+only the records that name no account), and a deletion writes the ones it finds into the
+column first (:func:`unknown_found`), inside its write transaction.
 """
 
 from __future__ import annotations
@@ -21,13 +28,17 @@ import numpy as np
 __all__ = [
     "ACCOUNTS",
     "INDEX",
+    "LISTED",
+    "UNKNOWN",
     "AccountSummary",
     "DecodeAccounts",
     "Deletion",
     "DeletionFilter",
     "audit_text",
     "chosen_sql",
+    "listed",
     "summaries",
+    "unknown_found",
 ]
 
 # The account_id of each payload, in order (the backfill's reader of stored records).
@@ -81,6 +92,59 @@ class _Account:
     last: int = -(2**62)
     currencies: set[str] = field(default_factory=set)
     channels: set[str] = field(default_factory=set)
+
+
+# The org's rows whose column is "" (not known): seq and the payload their account is read
+# from; ``{mark}``: the store's parameter marker. An index range (``INDEX``).
+UNKNOWN = (
+    "SELECT m.seq, p.payload FROM measures m JOIN payloads p ON p.seq = m.seq "
+    "WHERE m.org_id = {mark} AND m.account_id = ''"
+)
+
+# ListAccounts in one statement (one snapshot): ACCOUNTS' rows of the org's known accounts,
+# then one row per "" row with its payload (the 8th column; NULL on the grouped rows).
+LISTED = (
+    "SELECT m.source, m.account_id, m.currency, m.channel, COUNT(*), MIN(m.day), MAX(m.day), "
+    "NULL FROM measures m WHERE m.org_id = {mark} AND m.account_id <> '' "
+    "GROUP BY m.source, m.account_id, m.currency, m.channel "
+    "UNION ALL SELECT m.source, m.account_id, m.currency, m.channel, 1, m.day, m.day, p.payload "
+    "FROM measures m JOIN payloads p ON p.seq = m.seq "
+    "WHERE m.org_id = {mark} AND m.account_id = ''"
+)
+
+
+def listed(
+    rows: Iterable[tuple[object, ...]], decode: DecodeAccounts | None
+) -> list[AccountSummary]:
+    """The accounts of :data:`LISTED`'s rows, each "" row under the account its payload
+    names (``decode``; None: under "", the column as it stands)."""
+    known: list[tuple[object, ...]] = []
+    unknown: list[tuple[object, ...]] = []
+    for r in rows:
+        if r[7] is None:
+            known.append(r[:7])
+        else:
+            unknown.append(r)
+    names = _decoded([r[7] for r in unknown], decode)
+    known += [(*r[:1], name, *r[2:7]) for r, name in zip(unknown, names, strict=True)]
+    return summaries(known)
+
+
+def unknown_found(
+    unknown: list[tuple[object, ...]], decode: DecodeAccounts | None
+) -> list[tuple[str, int]]:
+    """(account, seq) of :data:`UNKNOWN`'s rows whose payload names an account: what the
+    column should hold for them."""
+    names = _decoded([r[1] for r in unknown], decode)
+    return [(name, int(r[0])) for r, name in zip(unknown, names, strict=True) if name]  # type: ignore[call-overload]
+
+
+def _decoded(payloads: list[object], decode: DecodeAccounts | None) -> list[str]:
+    if not payloads:
+        return []
+    if decode is None:
+        return [""] * len(payloads)
+    return decode([bytes(p) for p in payloads])  # type: ignore[call-overload]
 
 
 def summaries(rows: Iterable[tuple[object, ...]]) -> list[AccountSummary]:

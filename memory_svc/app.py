@@ -149,7 +149,7 @@ def open_store(url: str, root: Path, settings: MemorySettings | None = None) -> 
     """The record store a ``--store`` URL names (empty: ``root/memory.sqlite``)."""
     check_store_url(url)
     if is_postgres_url(url):
-        pg = PostgresRecordStore(url)
+        pg = PostgresRecordStore(url, decode_accounts=payload_accounts)
         _backfill_columns(pg)
         return pg
     settings = settings or MemorySettings()
@@ -157,6 +157,7 @@ def open_store(url: str, root: Path, settings: MemorySettings | None = None) -> 
         Path(url.removeprefix("sqlite://")) if url else root / "memory.sqlite",
         sums_cache_bytes=settings.sums_cache_bytes,
         key_maps_bytes=settings.key_maps_bytes,
+        decode_accounts=payload_accounts,
     )
     filled = store.backfill_measures(payload_measures)
     if filled:

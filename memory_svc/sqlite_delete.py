@@ -29,11 +29,16 @@ import numpy as np
 
 from memory_svc.accounts import (
     ACCOUNTS,
+    LISTED,
+    UNKNOWN,
     AccountSummary,
+    DecodeAccounts,
     Deletion,
     DeletionFilter,
     chosen_sql,
+    listed,
     summaries,
+    unknown_found,
 )
 from memory_svc.graph import GraphDelta
 from memory_svc.key_seqs import KeyMap
@@ -60,6 +65,7 @@ class _Store(Protocol):
     _sums: OrderedDict[str, Any]
     _sums_lock: threading.Lock
     erase_vacuum_bytes: int
+    decode_accounts: DecodeAccounts | None
 
     def _read(self) -> sqlite3.Connection: ...
 
@@ -68,9 +74,10 @@ class SQLiteAccounts:
     """An org's accounts and its records' deletion (mixed into ``SQLiteRecordStore``)."""
 
     def accounts(self: _Store, org_id: str) -> list[AccountSummary]:
-        """The org's current records per (source, account)."""
-        where, params = chosen_sql(org_id, DeletionFilter())
-        return summaries(self._read().execute(ACCOUNTS.format(where=where), params).fetchall())
+        """The org's current records per (source, account); the account of a row whose
+        column is "" read from its payload (``memory_svc.accounts``)."""
+        rows = self._read().execute(LISTED.format(mark="?"), (org_id, org_id)).fetchall()
+        return listed(rows, self.decode_accounts)
 
     def delete_records(
         self: _Store,
@@ -86,6 +93,7 @@ class SQLiteAccounts:
             db = self._writer
             db.execute("BEGIN IMMEDIATE")
             try:
+                _fill_unknown(db, org_id, self.decode_accounts)
                 seqs = _doomed(db, org_id, flt)
                 accounts = summaries(db.execute(
                     ACCOUNTS.format(where="m.seq IN (SELECT seq FROM doomed)")).fetchall())  # fmt: skip
@@ -126,6 +134,18 @@ class SQLiteAccounts:
             with self._sums_lock:
                 self._sums.pop(org_id, None)
         return Deletion(seqs, history, accounts, count, max_seq, False)
+
+
+def _fill_unknown(db: sqlite3.Connection, org_id: str, decode: DecodeAccounts | None) -> None:
+    """The column of the org's rows a build that did not know it wrote ("") gets the account
+    their payloads name, so that the deletion's choice below sees it (``memory_svc.accounts``)."""
+    found = unknown_found(db.execute(UNKNOWN.format(mark="?"), (org_id,)).fetchall(), decode)
+    if found:
+        db.executemany("UPDATE measures SET account_id = ? WHERE seq = ?", found)
+        _LOGGER.warning(
+            "%d records of %s had no account_id in measures (written by a build from before "
+            "the column): filled from their payloads", len(found), org_id,
+        )  # fmt: skip
 
 
 def _doomed(db: sqlite3.Connection, org_id: str, flt: DeletionFilter) -> np.ndarray:

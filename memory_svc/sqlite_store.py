@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from memory_svc.accounts import DecodeAccounts
 from memory_svc.campaign_geo import SPEND_ROWS, HeldSpend, SpendCells
 from memory_svc.campaign_geo import Row as SpendRow
 from memory_svc.errors import SchemaTooNew
@@ -172,10 +173,14 @@ class SQLiteRecordStore(SQLiteAccounts):
         sums_cache_bytes: int = SUMS_CACHE_BYTES,
         key_maps_bytes: int = KEY_MAPS_BYTES,
         erase_vacuum_bytes: int = ERASE_VACUUM_BYTES,
+        decode_accounts: DecodeAccounts | None = None,
     ) -> None:
         check_writable(path.parent, sqlite_files(path))
         self.sums_cache_bytes = sums_cache_bytes
         self.erase_vacuum_bytes = erase_vacuum_bytes
+        # reads the account of a row whose measures.account_id is "" (memory_svc.accounts);
+        # None: "" is taken as written
+        self.decode_accounts = decode_accounts
         self.key_maps_bytes = key_maps_bytes
         self._path = path
         _create(path)

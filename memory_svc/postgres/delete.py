@@ -8,16 +8,23 @@ records and their removal; a Scan's REPEATABLE READ snapshot keeps reading them 
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import psycopg
 
 from memory_svc.accounts import (
     ACCOUNTS,
+    LISTED,
+    UNKNOWN,
     AccountSummary,
+    DecodeAccounts,
     Deletion,
     DeletionFilter,
     chosen_sql,
+    listed,
     summaries,
+    unknown_found,
 )
 from memory_svc.graph import GraphDelta
 from memory_svc.postgres.commit import apply_graph
@@ -26,11 +33,16 @@ from memory_svc.store_sql import SUMS_TABLES
 
 __all__ = ["accounts", "delete_records"]
 
+_LOGGER = logging.getLogger(__name__)
 
-def accounts(conn: psycopg.Connection, org_id: str) -> list[AccountSummary]:
-    """The org's current records per (source, account)."""
-    where, params = chosen_sql(org_id, DeletionFilter(), mark="%s")
-    return summaries(conn.execute(ACCOUNTS.format(where=where), params).fetchall())  # type: ignore[arg-type]
+
+def accounts(
+    conn: psycopg.Connection, org_id: str, decode: DecodeAccounts | None
+) -> list[AccountSummary]:
+    """The org's current records per (source, account); the account of a row whose column
+    is "" read from its payload (``memory_svc.accounts``)."""
+    rows = conn.execute(LISTED.format(mark="%s"), (org_id, org_id)).fetchall()  # type: ignore[arg-type]
+    return listed(rows, decode)
 
 
 # The history rows of the records with these seqs: the versions they replaced.
@@ -48,13 +60,16 @@ def delete_records(
     *,
     dry_run: bool,
     now_us: int,
+    decode: DecodeAccounts | None = None,
 ) -> Deletion:
     """Delete the org's records ``flt`` picks (``dry_run``: count them only) in one
-    transaction of ``conn`` (the store's writer, under its write lock)."""
+    transaction of ``conn`` (the store's writer, under its write lock); the org's rows whose
+    account column is "" get the account their payloads name first (``decode``)."""
     counted: Deletion | None = None
     with conn.transaction() as tx:
         cur = conn.cursor()
         cur.execute("SELECT value FROM meta WHERE key = 'next_seq' FOR UPDATE")
+        _fill_unknown(cur, org_id, decode)
         where, params = chosen_sql(org_id, flt, mark="%s")
         doomed = [r[0] for r in cur.execute(  # type: ignore[arg-type]
             f"SELECT m.seq FROM measures m WHERE {where} ORDER BY m.seq", params).fetchall()]  # fmt: skip
@@ -80,6 +95,21 @@ def delete_records(
     if counted is not None:
         return counted
     return Deletion(seqs, history, chosen, count, max_seq, False)
+
+
+def _fill_unknown(cur: psycopg.Cursor, org_id: str, decode: DecodeAccounts | None) -> None:  # type: ignore[type-arg]
+    """As ``memory_svc.sqlite_delete._fill_unknown``: rows an older replica wrote with ""."""
+    found = unknown_found(cur.execute(UNKNOWN.format(mark="%s"), (org_id,)).fetchall(), decode)  # type: ignore[arg-type]
+    if found:
+        cur.execute(
+            "UPDATE measures m SET account_id = u.value FROM unnest(%s::text[], %s::int8[]) "
+            "AS u(value, seq) WHERE m.seq = u.seq",
+            ([a for a, _ in found], [s for _, s in found]),
+        )
+        _LOGGER.warning(
+            "%d records of %s had no account_id in measures (written by a build from before "
+            "the column): filled from their payloads", len(found), org_id,
+        )  # fmt: skip
 
 
 def _remove(cur: psycopg.Cursor, org_id: str, doomed: list[int], now_us: int) -> int:  # type: ignore[type-arg]

@@ -106,10 +106,12 @@ def _reachable(method: Callable[P, R]) -> Callable[P, R]:
 class PostgresRecordStore:
     """PostgreSQL implementation of :class:`memory_svc.store.RecordStore`."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, decode_accounts: DecodeAccounts | None = None) -> None:
+        # decode_accounts: as SQLiteRecordStore's (a measures row whose account_id is "")
         if not is_postgres_url(url):
             raise ValueError(f"not a PostgreSQL URL (postgresql://…): {url.split('@')[-1]!r}")
         self._url = url
+        self.decode_accounts = decode_accounts
         with psycopg.connect(url, autocommit=True) as conn:
             migrate(conn)
         self._writer = psycopg.connect(url)
@@ -511,7 +513,7 @@ class PostgresRecordStore:
     @_reachable
     def accounts(self, org_id: str) -> list[AccountSummary]:
         """The org's current records per (source, account) (``postgres.delete``)."""
-        return delete.accounts(self._read(), org_id)
+        return delete.accounts(self._read(), org_id, self.decode_accounts)
 
     @_reachable
     def delete_records(
@@ -520,8 +522,8 @@ class PostgresRecordStore:
         """Delete the org's records ``flt`` picks, in one transaction (``postgres.delete``)."""
         with self._write_lock:
             try:
-                done = delete.delete_records(self._writer, org_id, flt,
-                                             dry_run=dry_run, now_us=now_us)  # fmt: skip
+                done = delete.delete_records(self._writer, org_id, flt, dry_run=dry_run,
+                                             now_us=now_us, decode=self.decode_accounts)  # fmt: skip
             except psycopg.OperationalError:
                 self._reconnect()
                 raise

@@ -130,6 +130,53 @@ def test_an_old_store_is_migrated_and_lists_and_deletes_as_before(
     assert _filled_logs(caplog) == []
 
 
+def _blank(make: Callable[..., object], data: Path, account: str) -> int:
+    """Every other row of ``account`` gets the column's default "", as a build that does not
+    know the column writes it after the one-off fill (a PostgreSQL replica not yet upgraded,
+    a rolled-back SQLite build): the fill's mark stays set. Returns how many rows."""
+    blank = "UPDATE measures SET account_id = '' WHERE account_id = {m} AND seq = 2 * (seq / 2)"
+    url = getattr(make, "keywords", {}).get("store")
+    if url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            return conn.execute(blank.format(m="%s"), (account,)).rowcount
+    db = sqlite3.connect(data / "memory" / "memory.sqlite")
+    try:
+        with db:
+            return db.execute(blank.format(m="?"), (account,)).rowcount
+    finally:
+        db.close()
+
+
+def test_rows_an_older_build_wrote_without_the_account_column_count_under_their_account(
+    builds: Builds,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    make = builds()
+    data = tmp_path / "m"
+    listing = memory_pb.ListAccountsRequest(org_id=ORG)
+    dry = memory_pb.DeleteRecordsRequest(org_id=ORG, account_id="act-2", dry_run=True)
+    no_account = memory_pb.DeleteRecordsRequest(org_id=ORG, account_id="", dry_run=True)
+    with _memory(make, data) as stub:  # the answers with the column filled
+        _write_all(stub, _account_a())
+        _write_all(stub, _account_b())
+        listed = stub.ListAccounts(listing, timeout=60)
+        counted = stub.DeleteRecords(dry, timeout=60)
+        none_counted = stub.DeleteRecords(no_account, timeout=60)
+    assert counted.deleted_count > 0
+    assert _blank(make, data, "act-2") > 0
+    with _memory(make, data) as stub:
+        assert stub.ListAccounts(listing, timeout=60) == listed
+        assert stub.DeleteRecords(dry, timeout=60) == counted
+        assert stub.DeleteRecords(no_account, timeout=60) == none_counted
+        done = _delete(stub, account_id="act-2")
+        assert (done.deleted_count, done.history_count, list(done.accounts)) == (
+            counted.deleted_count, counted.history_count, list(counted.accounts)
+        )  # fmt: skip
+        after = stub.ListAccounts(listing, timeout=60)
+        assert list(after.accounts) == [x for x in listed.accounts if x.account_id != "act-2"]
+        assert stub.DeleteRecords(dry, timeout=60).deleted_count == 0
+
+
 # ------------------------------------------------------------ several processes, a kill
 
 _RECORDS = 6_000  # two accounts; more than one 5,000-row page of the SQLite fill
