@@ -40,14 +40,13 @@ def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: i
         help="the org's stored analyses, newest first: id, kind, when made, the data window and "
         "record count (what `liftos compare` and `liftos explain --question` take)",
     )
-    p.add_argument("--org", default="default")
+    p.add_argument("--org", default=None, help="the org (default: 'default')")
     p.add_argument("--kind", choices=sorted(_KINDS), default="", help="only this kind")
     p.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
     p.add_argument("--json", action="store_true", help="one JSON object per analysis")
     common(p)
     p.set_defaults(func=run)
     verbs = p.add_subparsers(dest="analyses_verb", metavar="{delete}")
-    org = os.environ.get("LIFTOS_ORG") or None
     rm = verbs.add_parser(
         "delete",
         help="delete stored analyses (IDs, or --all of the org) with their fitted models: an "
@@ -57,10 +56,18 @@ def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: i
     rm.add_argument("ids", nargs="*", metavar="ID", help="the analyses to delete")
     rm.add_argument("--all", dest="all_analyses", action="store_true",
                     help="every stored analysis of the org (instead of IDs)")  # fmt: skip
-    rm.add_argument("--org", default=org, required=org is None)
+    rm.add_argument("--org", help="the org (default LIFTOS_ORG; required for a delete)")
     rm.add_argument("--dry-run", action="store_true", help="list what would go, delete nothing")
     rm.add_argument("--yes", action="store_true", help="delete without asking")
     common(rm)
+    # argparse lets a subparser's defaults overwrite what the parent parsed, so a flag written
+    # before `delete` (`liftos analyses --org A --host H delete --all`) was replaced by
+    # LIFTOS_ORG or the default mesh (V2-F1): the delete's copies of the parent's flags set a
+    # value only when given after `delete`.
+    shared = {a.dest for a in p._actions}
+    for action in rm._actions:
+        if action.dest in shared and action.dest != "help":
+            action.default = argparse.SUPPRESS
     rm.set_defaults(func=run_delete)
 
 
@@ -116,7 +123,7 @@ def short_version(data_version: str) -> str:
 def run(args: argparse.Namespace, peers: Any) -> int:
     if args.limit < 1:
         raise SystemExit("error: --limit must be at least 1")
-    with LiftOS(peers, org_id=args.org) as client:
+    with LiftOS(peers, org_id=args.org or "default") as client:
         listed = client.list_analyses(
             kind=_KINDS.get(args.kind, ""), page_size=min(args.limit, 100)
         )
@@ -149,6 +156,11 @@ def run_delete(args: argparse.Namespace, peers: Any) -> int:
               "every analysis of the org, not both", file=sys.stderr)  # fmt: skip
         return 2
     ids, every = list(args.ids), args.all_analyses
+    # named, never the list's "default": an erasure goes to the org the user wrote
+    args.org = args.org or os.environ.get("LIFTOS_ORG") or None
+    if args.org is None:
+        print("error: liftos analyses delete: --org is required (or LIFTOS_ORG)", file=sys.stderr)
+        return 2
     with LiftOS(peers, org_id=args.org) as client:
         if args.dry_run or not args.yes:
             counted = client.delete_analyses(ids, all_analyses=every, dry_run=True)
