@@ -125,7 +125,12 @@ def _idle_worker(svc: CausalProcess) -> tuple[int, float]:
     earlier call left in the pool is gone, the worker is free and its CPU steady."""
     assert svc.stub.EstimateEffect(_quick_request(), timeout=HANG_S).estimate.n > 0
     ((worker, cpu),) = workers(svc.pid).items()
-    return worker, cpu
+    # the quick task's last ticks (its reply sent) must not read as the next task's start
+    while True:
+        time.sleep(0.1)
+        if (now := workers(svc.pid)[worker]) == cpu:
+            return worker, cpu
+        cpu = now
 
 
 def _wait_logged(svc: CausalProcess, line: str) -> None:
@@ -186,9 +191,10 @@ def test_an_analysis_without_room_is_refused_before_its_first_event(
     """AnalyzeAttribution holds room for its concurrent fits from the start: with the one
     worker busy it is refused at once — no progress events, memory never read — instead of
     after streaming its first steps (the service has no memory peer at all here)."""
-    running = service.stub.EstimateEffect.future(_long_request(), timeout=30)
+    worker, cpu = _idle_worker(service)
+    running = service.stub.EstimateEffect.future(_long_request(), timeout=HANG_S)
     try:
-        time.sleep(0.5)
+        assert _estimate_started(service, worker, cpu, running), "the estimate ended before it ran"
         events: list[pb.AnalyzeAttributionResponse] = []
         with pytest.raises(grpc.RpcError) as info:
             for event in service.stub.AnalyzeAttribution(
