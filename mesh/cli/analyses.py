@@ -15,15 +15,14 @@ of exits 1 (a typo must not read as erased).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import itertools
-import json
 import os
 import sys
 from typing import Any
 
 from liftos_dc.liftos.v1 import AnalysisKind, AnalysisSummary, DateRange, EstimationMethod
 
+from mesh.cli.json_out import dumps, rfc3339
 from mesh.runtime.analysis_compare import iso_date
 from mesh.sdk.client import LiftOS
 
@@ -78,7 +77,9 @@ def _window(r: DateRange | None) -> tuple[str, str]:
 def row(a: AnalysisSummary) -> dict[str, Any]:
     """One analysis as the listing shows it (JSON-ready)."""
     start, end = _window(a.date_range)
-    made = a.create_time.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if a.create_time else ""
+    # RFC 3339 to the stored microsecond, as analyze --json's createTime (R41-F6: minute
+    # precision, so three analyses made in one minute could not be ordered)
+    made = rfc3339(a.create_time)
     kind = AnalysisKind(a.kind).name.removeprefix("ANALYSIS_KIND_").lower()
     about = f"outcome: {a.outcome}" if a.kind == AnalysisKind.ATTRIBUTION and a.outcome else ""
     if a.kind == AnalysisKind.EFFECT_ESTIMATE:
@@ -104,15 +105,22 @@ def lines(rows: list[dict[str, Any]]) -> list[str]:
         return ["no stored analyses"]
     # data: the fingerprint of the inputs read, shortened (R33-F4): two analyses of one window
     # and record count on different data states list apart
-    out = [f"{'analysis':<24}  {'kind':<15}  {'made':<20}  {'window':<22}  {'records':>9}  "
+    out = [f"{'analysis':<24}  {'kind':<15}  {'made':<23}  {'window':<22}  {'records':>9}  "
            f"{'data':<8}  about"]  # fmt: skip
     for r in rows:
         window = f"{r['start'] or '…'}..{r['end'] or '…'}" if r["start"] or r["end"] else "—"
         records = f"{r['records']:,}" if r["records"] is not None else "—"
         data = short_version(r.get("data", ""))
-        out.append(f"{r['analysis_id']:<24}  {r['kind']:<15}  {r['made']:<20}  {window:<22}  "
+        made = made_text(r["made"])
+        out.append(f"{r['analysis_id']:<24}  {r['kind']:<15}  {made:<23}  {window:<22}  "
                    f"{records:>9}  {data:<8}  {r['about']}".rstrip())  # fmt: skip
     return out
+
+
+def made_text(made: str) -> str:
+    """An RFC 3339 UTC time (:func:`mesh.cli.json_out.rfc3339`) as the listing shows it, to the
+    second: ``2026-12-07 16:42:31 UTC``."""
+    return f"{made[:10]} {made[11:19]} UTC" if made else ""
 
 
 def short_version(data_version: str) -> str:
@@ -129,8 +137,8 @@ def run(args: argparse.Namespace, peers: Any) -> int:
         )
         rows = [row(a) for a in itertools.islice(listed, args.limit)]
     if args.json:
-        for r in rows:
-            print(json.dumps(r))
+        for r in rows:  # JSON Lines, one analysis a line, through the one writer
+            print(dumps(r, indent=None))
     else:
         print("\n".join(lines(rows)))
     return 0

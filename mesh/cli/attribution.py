@@ -457,7 +457,8 @@ def run_analyze(args: argparse.Namespace, peers: Any) -> int:
         found, read, unlisted = _fallback(client, result, made, args.outcome)
     if unlisted:
         print(f"note: the org's stored analyses could not be read to name a healthy one "
-              f"({unlisted}): `liftos analyses --org {args.org}` lists them", file=sys.stderr)  # fmt: skip
+              f"({unlisted}): `liftos analyses --org {args.org}` lists them",
+              file=sys.stderr)  # fmt: skip
     if args.json:
         # json_out keeps zero-valued fields (proto3 JSON leaves them out, so a 0 estimate had
         # no key) and writes a non-finite figure as null; plus the currency of its amounts and

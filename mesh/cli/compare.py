@@ -14,7 +14,6 @@ prints it).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import asdict
 from typing import Any
@@ -23,6 +22,7 @@ from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import common_pb2 as common_pb
 
 from mesh.cli.attribution import interval_text, short
+from mesh.cli.json_out import dumps, rfc3339
 from mesh.runtime.analysis_compare import ChannelChange, Comparison, compare, day_runs
 from mesh.sdk.client import LiftOS
 
@@ -226,7 +226,14 @@ def run(args: argparse.Namespace, peers: Any) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(asdict(comparison), indent=2))
+        doc = asdict(comparison)
+        # when each was made as RFC 3339 to the stored microsecond, as analyses' `made` and
+        # analyze's `createTime` (R41-F6: "2026-12-07 16:42 UTC", minute precision); the text
+        # keeps the comparison's own words
+        for key, analysis in zip(("first", "second"), pair, strict=True):
+            made = analysis.create_time if analysis.HasField("create_time") else None
+            doc[key]["created"] = rfc3339(made)
+        print(dumps(doc))
     else:
         print("\n".join(lines(comparison)))
     return 0

@@ -1,0 +1,111 @@
+"""The CLI's machine-readable lists over real memory, causal and LLM servers (audit R41):
+
+- F6: `analyses --json`'s `made` and `compare --json`'s `created` were "2026-12-07 16:42 UTC",
+  so three analyses made in one minute could not be ordered or matched to analyze's
+  `createTime`; now RFC 3339 to the stored microsecond, the same text GetAnalysis's
+  create_time has in proto JSON.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import causal_pb2_grpc as causal_grpc
+from liftos.v1 import memory_pb2_grpc as memory_grpc
+
+import sim
+from causal_svc.analyses import AnalysisStore, StoredAnalysis
+from causal_svc.app import build as causal_build
+from llm_svc.app import build as llm_build
+from memory_svc.app import build as memory_build
+from mesh.cli.commands import main
+from mesh.runtime.config import PeerConfig
+from mesh.runtime.inprocess import RunningService, running_services
+from tests.causal.attribution.records import write_world
+from tests.llm.support import audit_attribution
+
+ORG = "lists"
+# Three analyses made within one minute (R41-F6's demo made three in one), the newest last.
+MADE = {
+    "an-first": dt.datetime(2026, 12, 7, 16, 42, 5, tzinfo=dt.UTC),
+    "an-second": dt.datetime(2026, 12, 7, 16, 42, 31, 250_000, tzinfo=dt.UTC),
+    "an-third": dt.datetime(2026, 12, 7, 16, 42, 59, 999_999, tzinfo=dt.UTC),
+}
+RFC3339 = {
+    "an-first": "2026-12-07T16:42:05Z",
+    "an-second": "2026-12-07T16:42:31.250Z",
+    "an-third": "2026-12-07T16:42:59.999999Z",
+}
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, RunningService]]:
+    data_dir: Path = tmp_path_factory.mktemp("lists")
+    builds = {"memory": memory_build, "causal": causal_build, "llm": llm_build}
+    with running_services(builds, data_dir) as running:
+        # stored as the causal service stores its own (its SQLite store, read back through
+        # ListAnalyses / GetAnalysis)
+        store = AnalysisStore(data_dir / "causal" / "analyses.sqlite")
+        for aid, made in MADE.items():
+            analysis = audit_attribution(analysis_id=aid, org_id=ORG)
+            analysis.create_time.FromDatetime(made)  # the service stamps the payload too
+            daily = analysis.attribution.daily  # its outcome's last days, dated (compare's read)
+            for day in range(9, 9 + len(daily.actual_outcome)):
+                daily.dates.add(year=2025, month=1, day=day)
+            store.put(StoredAnalysis(ORG, aid, "attribution", made, analysis.SerializeToString()))
+        store.close()
+        memory = memory_grpc.MemoryServiceStub(grpc.insecure_channel(running["memory"].address))
+        write_world(memory, sim.simulate("demo", seed=0, dirt=False, n_geos=2, days=30), ORG)
+        yield running
+
+
+@pytest.fixture
+def peers(services: dict[str, RunningService], monkeypatch: pytest.MonkeyPatch) -> PeerConfig:
+    for name in services:
+        monkeypatch.setenv(f"LIFTOS_{name.upper()}_ADDR", services[name].address)
+    return PeerConfig.from_env()
+
+
+def _strict(text: str) -> object:
+    def refuse(name: str) -> None:
+        raise AssertionError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_analyses_and_compare_say_when_to_the_second(
+    services: dict[str, RunningService], peers: PeerConfig, capsys
+) -> None:
+    assert main(["analyses", "--org", ORG, "--json"]) == 0
+    rows = [_strict(x) for x in capsys.readouterr().out.splitlines()]
+    assert [(r["analysis_id"], r["made"]) for r in rows] == [  # type: ignore[index]
+        (aid, RFC3339[aid]) for aid in reversed(MADE)
+    ]
+    # one instant, one text: the same as GetAnalysis's create_time in proto JSON
+    causal = causal_grpc.CausalServiceStub(grpc.insecure_channel(services["causal"].address))
+    for aid, made in RFC3339.items():
+        got = causal.GetAnalysis(causal_pb.GetAnalysisRequest(org_id=ORG, analysis_id=aid))
+        assert got.analysis.create_time.ToJsonString() == made
+    # ordered by the text alone (R41-F6: all three read "2026-12-07 16:42 UTC")
+    parsed = [dt.datetime.fromisoformat(r["made"]) for r in rows]  # type: ignore[index]
+    assert parsed == sorted(parsed, reverse=True) and len(set(parsed)) == 3
+    assert parsed[-1] == MADE["an-first"]
+
+    # the listing shows the second: three lines, three times
+    assert main(["analyses", "--org", ORG]) == 0
+    text = capsys.readouterr().out.splitlines()
+    assert [x.split()[2:5] for x in text[1:]] == [
+        ["2026-12-07", "16:42:59", "UTC"], ["2026-12-07", "16:42:31", "UTC"],
+        ["2026-12-07", "16:42:05", "UTC"],
+    ]  # fmt: skip
+
+    assert main(["compare", "an-first", "an-second", "--org", ORG, "--json"]) == 0
+    doc = _strict(capsys.readouterr().out)
+    assert doc["first"]["created"] == RFC3339["an-first"]  # type: ignore[index]
+    assert doc["second"]["created"] == RFC3339["an-second"]  # type: ignore[index]
