@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,6 @@ def test_up_refuses_ports_in_use_and_starts_nothing(tmp_path: Path) -> None:
     with socket.socket() as held:
         held.bind(("127.0.0.1", base + 3))
         held.listen()
-        started = time.monotonic()
         run = subprocess.run(
             [sys.executable, "-m", "mesh.cli", "up", "--base-port", str(base),
              "--data-dir", str(tmp_path / "data")],
@@ -35,7 +33,6 @@ def test_up_refuses_ports_in_use_and_starts_nothing(tmp_path: Path) -> None:
     assert f"{base + 3} (llm)" in run.stderr and "--base-port" in run.stderr
     assert "SERVING" not in run.stdout
     assert not (tmp_path / "data" / "ingestion.log").exists()  # nothing was started
-    assert time.monotonic() - started < 30
 
 
 def test_ctrl_c_ends_with_a_line_not_a_traceback(
