@@ -32,6 +32,9 @@ def add_parsers(verbs: argparse._SubParsersAction, common: Any) -> None:  # type
         help="the ad accounts an org's records come from: records, dates, currencies, channels",
     )
     acc.add_argument("--org", default=org, required=org is None)
+    acc.add_argument("--json", action="store_true",
+                     help="one JSON document: the org's record count and each account's records, "
+                     "first and last day (YYYY-MM-DD), currencies and channels")  # fmt: skip
     common(acc)
     acc.set_defaults(func=cmd_accounts)
     rm = verbs.add_parser(
@@ -90,9 +93,27 @@ def account_lines(accounts: list[Any]) -> list[str]:
     return out
 
 
+def account_json(a: Any) -> dict[str, Any]:
+    """One account (dc.AccountRecords) as ``memory accounts --json`` writes it: the message's
+    field names, the source as the table's word, days as YYYY-MM-DD ("" where none)."""
+    return {
+        "source": _source(a.source), "account_id": a.account_id, "record_count": a.record_count,
+        "first_date": _date(a.first_date), "last_date": _date(a.last_date),
+        "currencies": list(a.currencies), "channels": list(a.channels),
+    }  # fmt: skip
+
+
 def cmd_accounts(args: argparse.Namespace) -> int:
+    from mesh.cli.json_out import print_json
+
     with _client(args) as client:
         accounts = client.list_accounts()
+    if args.json:
+        # the freshness check of a scheduled job (R41-F7): last_date per account, no
+        # screen-scraping of "2,400" and aligned columns
+        print_json({"org_id": args.org, "record_count": sum(a.record_count for a in accounts),
+                    "accounts": [account_json(a) for a in accounts]})  # fmt: skip
+        return 0
     print("\n".join(account_lines(accounts)))
     total = sum(a.record_count for a in accounts)
     print(f"{total:,} records in {len(accounts)} accounts of org {args.org}")
