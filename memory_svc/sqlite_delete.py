@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-import time
 from collections import OrderedDict
 from typing import Any, Protocol
 
@@ -43,16 +42,17 @@ from memory_svc.accounts import (
 from memory_svc.graph import GraphDelta
 from memory_svc.key_seqs import KeyMap
 from memory_svc.sqlite_commit import apply_graph
+from memory_svc.sqlite_erase import ErasureClearer
 from memory_svc.store import seq_checksum
 from memory_svc.store_sql import SUMS_TABLES, marks
 
-__all__ = ["ERASE_VACUUM_BYTES", "SQLiteAccounts", "clear_erased"]
+__all__ = ["ERASE_VACUUM_BYTES", "SQLiteAccounts"]
 
 _LOGGER = logging.getLogger(__name__)
 
-# Stores up to this size are VACUUMed after each deletion (measured: 264 MiB in 9.5 s wall,
-# 1.1 s CPU, on a loaded 2-core box; docs/performance.md); writes wait meanwhile, so past it
-# the deletion logs what is left instead.
+# Stores up to this size are VACUUMed after each deletion, after its reply (measured: 264 MiB
+# in 9.5 s wall, 1.1 s CPU, on a loaded 2-core box; docs/performance.md); writes wait while
+# the VACUUM runs, so past it the clearing logs what is left instead (memory_svc.sqlite_erase).
 ERASE_VACUUM_BYTES = 2 << 30
 
 
@@ -64,7 +64,7 @@ class _Store(Protocol):
     _keys: OrderedDict[str, tuple[KeyMap, KeyMap]]
     _sums: OrderedDict[str, Any]
     _sums_lock: threading.Lock
-    erase_vacuum_bytes: int
+    _clearer: ErasureClearer
     decode_accounts: DecodeAccounts | None
 
     def _read(self) -> sqlite3.Connection: ...
@@ -118,15 +118,9 @@ class SQLiteAccounts:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
-            try:
-                clear_erased(db, self.erase_vacuum_bytes)
-            except Exception as exc:  # a full disk (the VACUUM needs the store's size again)
-                # the deletion stands: the caller and the search index must still see it
-                _LOGGER.error(
-                    "the deletion of %d records of %s is committed, but clearing their bytes "
-                    "from the file failed (%s): VACUUM the store with memory stopped",
-                    len(seqs), org_id, exc,
-                )  # fmt: skip
+            # the deleted rows' bytes leave the files after the reply, on the clearer's
+            # thread: with a Scan open that waits for it, and writes must not (s19 V1 F2)
+            self._clearer.deleted(org_id)
             maps = self._keys.get(org_id)
             if maps is not None:
                 for keys in maps:
@@ -228,47 +222,3 @@ def _recompute_sums(
             f"GROUP BY m.org_id, m.day, m.{key}, m.source, m.channel",
             params,
         )
-
-
-def clear_erased(db: sqlite3.Connection, vacuum_bytes: int) -> None:
-    """After a deletion's commit (under the write lock): leave no copy of the deleted rows
-    on disk. ``secure_delete`` (set on every connection) zeroed their cells and the pages
-    they freed, but the WAL still holds the pages as they were before the commit until a
-    checkpoint truncates it, and a page SQLite rebuilt when it split or merged keeps stale
-    copies of moved cells in its unallocated gap, which nothing but a VACUUM rewrites (R40
-    F3: a campaign id found there after the delete). The first checkpoint empties the WAL
-    of the old pages, so what the VACUUM then writes to it holds none of them."""
-    _truncate_wal(db)
-    pages = db.execute("PRAGMA page_count").fetchone()[0]
-    size = int(pages) * int(db.execute("PRAGMA page_size").fetchone()[0])
-    if size > vacuum_bytes:
-        _LOGGER.warning(
-            "the store is %d MiB, over the %d MiB a deletion VACUUMs: fragments of the deleted "
-            "records may stay in the unallocated space of pages still in use until a VACUUM "
-            "(docs/deploy.md, erasure)",
-            size >> 20, vacuum_bytes >> 20,
-        )  # fmt: skip
-        return
-    db.execute("VACUUM")
-    _truncate_wal(db)
-
-
-# How long a deletion keeps trying to empty the WAL before it replies with a warning: a
-# checkpoint fails at once while the checkpointer thread runs its own round, and waits
-# out the busy timeout (10 s) on a Scan's read snapshot.
-_TRUNCATE_PATIENCE_S = 30.0
-
-
-def _truncate_wal(db: sqlite3.Connection) -> None:
-    deadline = time.monotonic() + _TRUNCATE_PATIENCE_S
-    pause = 0.01
-    while db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]:
-        if time.monotonic() > deadline:
-            _LOGGER.warning(
-                "the WAL stayed in use for %.0f s: it keeps pages as they were before the "
-                "deletion until a checkpoint truncates it (the next deletion, or memory's "
-                "clean stop)", _TRUNCATE_PATIENCE_S,
-            )  # fmt: skip
-            return
-        time.sleep(pause)
-        pause = min(2 * pause, 0.5)

@@ -30,6 +30,7 @@ from memory_svc.product_table import ProductAggregate, aggregate_sql, record_cou
 from memory_svc.sqlite_checkpoint import Checkpointer
 from memory_svc.sqlite_commit import SumsLog, insert_batch
 from memory_svc.sqlite_delete import ERASE_VACUUM_BYTES, SQLiteAccounts
+from memory_svc.sqlite_erase import ErasureClearer
 from memory_svc.sqlite_scan import SQLiteScans, scan_page
 from memory_svc.sqlite_upgrade import (
     fill_accounts,
@@ -213,6 +214,9 @@ class SQLiteRecordStore(SQLiteAccounts):
             lambda: CHECKPOINT_INTERVAL_S,
             str(path),
         )
+        self._clearer = ErasureClearer(
+            self._writer, self._write_lock, lambda: self.erase_vacuum_bytes, path.name
+        )
 
     def _key_maps(self, org_id: str) -> tuple[KeyMap, KeyMap]:
         """The org's identity maps (call under the write lock); built from the records the
@@ -265,6 +269,7 @@ class SQLiteRecordStore(SQLiteAccounts):
     def close(self) -> None:
         self._checkpointer.stop()
         self._scans.close()
+        self._clearer.close()  # its last try, with the Scans closed
         with self._write_lock:
             self._writer.execute("PRAGMA optimize")
             self._writer.close()

@@ -3,6 +3,7 @@ campaign has a name and id found nowhere else (``SECRET``, ``SECRET_ID``)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,3 +63,33 @@ def erase(
     )
     assert done.deleted_count == ERASED_COUNT
     return done
+
+
+def found_on_disk(data: Path) -> dict[str, dict[str, int]]:
+    """Occurrences of the erased account's strings in each of memory's SQLite files
+    (``data``: the memory folder)."""
+    files = sorted(data.glob("memory.sqlite*"))
+    return {
+        needle: {f.name: f.read_bytes().count(needle.encode()) for f in files}
+        for needle in (SECRET, SECRET_ID, ERASED)
+    }
+
+
+# A hang bound, not a timing: the clearing runs after DeleteRecords' reply (memory_svc.
+# sqlite_erase), within a second or two when no reader holds the WAL.
+CLEARED_BOUND_S = 120.0
+
+
+def when_cleared(
+    data: Path, needles: tuple[str, ...] = (SECRET, SECRET_ID, ERASED)
+) -> dict[str, dict[str, int]]:
+    """Polls until none of ``needles`` is in memory's files (or the hang bound passes);
+    returns the last count."""
+    stop = time.monotonic() + CLEARED_BOUND_S
+    while True:
+        found = found_on_disk(data)
+        if not any(n for needle in needles for n in found[needle].values()):
+            return found
+        if time.monotonic() > stop:
+            return found
+        time.sleep(0.2)
