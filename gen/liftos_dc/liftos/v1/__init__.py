@@ -11464,10 +11464,14 @@ class MemoryServiceStub:
         never stored them would. dry_run counts what would go and deletes nothing. A Scan
         already reading keeps its snapshot; a write racing the delete is applied before or
         after it, never half: writes wait while it runs (about 4 s to delete 50,000 of 100,000
-        records on SQLite, most of it removing them). Not in the "public" scope: a key needs
-        "records.delete" (README's key table). An ingestion ledger still replays the deleted batches' first acks: call
-        IngestionService.ForgetBatches after a delete so an export sent again is written
-        again (liftos memory delete and the SDK do). Errors: INVALID_ARGUMENT (no or a bad
+        records on SQLite, most of it removing them). The reply comes when the deletion
+        commits; on SQLite, clearing the deleted bytes from the files (WAL truncation and a
+        VACUUM of the whole store, writes waiting while the VACUUM runs) follows on memory's
+        own thread once no Scan holds the WAL, and memory logs when they are cleared. Records an
+        older build stored without their account are found by their stored record. Not in the
+        "public" scope: a key needs "records.delete" (README's key table). An ingestion ledger
+        still replays the deleted batches' first acks: call IngestionService.ForgetBatches after
+        a delete so an export sent again is written again (liftos memory delete and the SDK do). Errors: INVALID_ARGUMENT (no or a bad
         org_id, no filter and not all_records, a bad date or an end before the start, a source
         out of range; field named), NOT_FOUND (org has no records), PERMISSION_DENIED (the key's
         scopes lack records.delete).
