@@ -10,14 +10,25 @@ the stored object lacks gets its declared default. New fields must go last and h
 whose meaning is "as before"; a state that still cannot be read is refused with
 :class:`StoredStateOutdated` (FAILED_PRECONDITION, reason MODEL_STATE_OUTDATED) naming the way
 out: analyse again.
+
+Because the values are matched to fields by position, a field once inserted before others
+(155917f put MediaPanel's two unreported shares before ``outcome_name``) makes every older
+pickle load shifted: each value lands in its neighbour's field and nothing fails. The stored
+bytes carry no field names to map by, so every field's value is checked against its declared
+type (:func:`_conforms`, shallow: the container and, for a ``tuple[X, ...]``, its items); a
+value of the wrong kind is a layout this build cannot map, refused like the rest (s19 V2-F6).
 """
 
 from __future__ import annotations
 
 import pickle
+import sys
+import types
+import typing
 import zlib
 from collections.abc import Mapping
 from dataclasses import MISSING, Field, fields, is_dataclass
+from functools import cache
 from typing import Any, TypeVar
 
 import numpy as np
@@ -71,7 +82,8 @@ def fill_missing_fields(root: object) -> None:
     Raises
     ------
     StoredStateOutdated
-        A missing field has no default.
+        A missing field has no default, or a field holds a value of another type than it
+        declares (an older layout whose fields were in another order).
     """
     seen: set[int] = set()
     stack = [root]
@@ -88,6 +100,15 @@ def fill_missing_fields(root: object) -> None:
                     value = _default(type(obj), f)
                     # object.__setattr__: frozen dataclasses refuse their own setattr.
                     object.__setattr__(obj, f.name, value)
+                hint = _hints(type(obj)).get(f.name, Any)
+                if not _conforms(value, hint):
+                    raise StoredStateOutdated(
+                        f"{_REANALYSE} with its fields in another order: its "
+                        f"{type(obj).__name__}.{f.name} holds a {type(value).__name__} where "
+                        f"this version keeps a {_name(hint)}; analyse the same window again "
+                        "to ask it counterfactuals",
+                        subject="analysis_id",
+                    )
                 stack.append(value)
         elif isinstance(obj, tuple | list | set | frozenset):
             stack.extend(obj)
@@ -105,3 +126,46 @@ def _default(cls: type, f: Field[Any]) -> object:
         "cannot default; analyse the same window again to ask it counterfactuals",
         subject="analysis_id",
     )
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(cls, vars(sys.modules[cls.__module__]))
+    except (NameError, TypeError):  # an annotation this runtime cannot resolve: not judged
+        return {}
+
+
+def _conforms(value: object, hint: Any) -> bool:
+    """Whether ``value`` is of the kind ``hint`` declares, shallowly; what it cannot judge
+    (Any, a TypeVar, a Literal, a callable) passes."""
+    origin = typing.get_origin(hint)
+    if hint is Any or isinstance(hint, TypeVar):
+        return True
+    if hint is None or hint is type(None):
+        return value is None
+    if origin is typing.Union or origin is types.UnionType:
+        return any(_conforms(value, arm) for arm in typing.get_args(hint))
+    if hint is float:
+        # the annotation float admits ints; numpy scalars come from reductions
+        return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+            value, bool
+        )
+    if hint is int:
+        return isinstance(value, int | np.integer) and not isinstance(value, bool)
+    if hint is bool:
+        return isinstance(value, bool | np.bool_)
+    if isinstance(hint, type):
+        return isinstance(value, hint)
+    if isinstance(origin, type):
+        if not isinstance(value, origin):
+            return False
+        args = typing.get_args(hint)
+        if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+            return all(_conforms(item, args[0]) for item in value)  # type: ignore[attr-defined]
+        return True
+    return True
+
+
+def _name(hint: Any) -> str:
+    return hint.__name__ if isinstance(hint, type) else str(hint)

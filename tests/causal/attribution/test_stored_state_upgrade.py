@@ -2,8 +2,10 @@
 MediaPanel gained ``warnings`` and ``checks`` failed Counterfactual with INTERNAL after the
 upgrade, because a slots dataclass unpickles only the fields it was stored with. Over a real
 mesh (memory, ingestion, causal; the analysis store's SQLite): the stored model is rewritten as
-the previous release pickled it — the newer fields absent — and Counterfactual answers as on
-the fresh state; a state that cannot be repaired is FAILED_PRECONDITION naming the way out."""
+a past build pickled it — the field lists of that commit's classes — and Counterfactual answers
+as on the fresh state; a state that cannot be repaired (a field with no default, or a layout
+whose fields were since reordered, s19 V2-F6) is FAILED_PRECONDITION, reason
+MODEL_STATE_OUTDATED, naming the way out."""
 
 from __future__ import annotations
 
@@ -23,16 +25,29 @@ from liftos.v1 import causal_pb2_grpc as causal_grpc
 
 import sim
 from causal_svc.attribution import MediaPanel
+from causal_svc.attribution.calibration import LiftTest
 from causal_svc.attribution.fit import Convergence, FitState, state_from_bytes, state_to_bytes
-from causal_svc.attribution.spec import Priors
+from causal_svc.attribution.spec import ModelSpec, Priors
 from causal_svc.attribution.stored_state import StoredStateOutdated, fill_missing_fields
 from mesh.runtime.inprocess import RunningService
+from tests.support import error_details
 
 from .records import world_mesh
 
 ORG = "upgraded"
-# Fields added since the previous release stored its analyses (6450cc5, 2026-12-07).
-NEWER: dict[type, tuple[str, ...]] = {MediaPanel: ("warnings", "checks")}
+# What the build at 155917f (2026-12-07 07:59) pickled: today's classes less the fields
+# appended since (`git show 155917f:causal_svc/attribution/spec.py` etc.; every other class
+# reachable from FitState had today's fields there).
+AT_155917F: dict[type, tuple[str, ...]] = {
+    ModelSpec: ("holdout_fit_to_window",),
+    LiftTest: ("counterfactual_spend", "spend_added", "spend_removed"),
+}
+# The build before it (59006fa): MediaPanel also lacked the two unreported shares, which
+# 155917f inserted before outcome_name, warnings and checks, so its values are in other places.
+AT_59006FA: dict[type, tuple[str, ...]] = {
+    **AT_155917F,
+    MediaPanel: ("platform_unreported_share", "campaign_platform_unreported_share"),
+}
 
 
 def _as_stored_without(state: object, newer: dict[type, tuple[str, ...]]) -> bytes:
@@ -106,10 +121,7 @@ def test_a_state_stored_before_newer_fields_answers_counterfactuals(
 ) -> None:
     fresh = _model(data_dir, analysis.analysis_id)
     before = _without(stub, analysis)
-    old = _as_stored_without(state_from_bytes(fresh), NEWER)
-    # the previous release's bytes leave the newer slots unset, as R39 found them
-    raw = pickle.loads(zlib.decompress(old))
-    assert not hasattr(raw.panel, "warnings") and not hasattr(raw.panel, "checks")
+    old = _as_stored_without(state_from_bytes(fresh), AT_155917F)
     _store_model(data_dir, analysis.analysis_id, old)
     try:
         after = _without(stub, analysis)
@@ -125,11 +137,17 @@ def test_a_state_that_cannot_be_repaired_is_refused_with_the_way_out(
     data_dir: Path, stub: causal_grpc.CausalServiceStub, analysis: pb.AttributionResult
 ) -> None:
     fresh = _model(data_dir, analysis.analysis_id)
-    # A FitState stored without its convergence (a field with no default to give it), and
-    # bytes naming a class this version no longer has.
+    # A FitState stored without its convergence (a field with no default to give it), bytes
+    # naming a class this version no longer has, and a panel as 59006fa pickled it: read by
+    # position, its outcome name would land in platform_unreported_share.
     missing = _as_stored_without(state_from_bytes(fresh), {FitState: ("convergence", "demand")})
     renamed = zlib.compress(pickle.dumps(state_from_bytes(fresh)).replace(b"FitState", b"FitStat0"))
-    for blob, named in ((missing, "FitState has no 'convergence'"), (renamed, "FitStat0")):
+    shifted = _as_stored_without(state_from_bytes(fresh), AT_59006FA)
+    for blob, named in (
+        (missing, "FitState has no 'convergence'"),
+        (renamed, "FitStat0"),
+        (shifted, "MediaPanel.platform_unreported_share holds a str where this version keeps"),
+    ):
         _store_model(data_dir, analysis.analysis_id, blob)
         try:
             with pytest.raises(grpc.RpcError) as e:
@@ -137,6 +155,7 @@ def test_a_state_that_cannot_be_repaired_is_refused_with_the_way_out(
         finally:
             _store_model(data_dir, analysis.analysis_id, fresh)
         assert e.value.code() is grpc.StatusCode.FAILED_PRECONDITION, e.value.details()
+        assert error_details(e.value)[0] == "MODEL_STATE_OUTDATED"
         details = e.value.details() or ""
         assert details.startswith("re-run analyze: this analysis was stored by an older LiftOS")
         assert named in details and "analyse the same window again" in details
@@ -149,16 +168,16 @@ def test_every_dataclass_in_the_state_is_repaired(
     # repaired state pickles again (what sending it to a compute worker does).
     state = state_from_bytes(_model(data_dir, analysis.analysis_id))
     newer: dict[type, tuple[str, ...]] = {
-        **NEWER,
+        **AT_155917F,
         Priors: ("effect_df",),
         Convergence: ("at_bounds",),
     }
     with pytest.raises(StoredStateOutdated):  # Convergence.at_bounds has no default
         state_from_bytes(_as_stored_without(state, newer))
-    newer = {**NEWER, Priors: ("carryover_log_shape", "carryover_log_scale", "effect_df")}
+    newer = {**AT_155917F, Priors: ("carryover_log_shape", "carryover_log_scale", "effect_df")}
     repaired = state_from_bytes(_as_stored_without(state, newer))
     assert repaired.spec.priors == state.spec.priors
-    assert repaired.panel.warnings == () and repaired.panel.checks == ()
+    assert repaired.spec.holdout_fit_to_window is False  # its default: as before the field
     assert state_to_bytes(repaired)
-    fill_missing_fields(repaired)  # a complete state is left as it is
-    assert repaired.spec == state.spec
+    fill_missing_fields(state)  # a complete state is left as it is
+    assert state.spec == state_from_bytes(_model(data_dir, analysis.analysis_id)).spec
