@@ -144,6 +144,29 @@ class AnalysisReader(Peer["causal_grpc.CausalServiceAsyncStub"]):  # AsyncStub i
             return None
         return await self.get(org_id, reply.analyses[0].analysis_id, timeout=timeout)
 
+    async def attributions(
+        self, org_id: str, *, pages: int = 3, timeout: float | None = None
+    ) -> list[causal_pb.AnalysisSummary]:
+        """The org's attribution analyses, newest first: up to ``pages`` pages of 100 (what
+        Recommend reads to find the analysis before the one it plans on)."""
+        out: list[causal_pb.AnalysisSummary] = []
+        token = ""
+        for _ in range(pages):
+            request = causal_pb.ListAnalysesRequest(
+                org_id=org_id, kind=causal_pb.ANALYSIS_KIND_ATTRIBUTION, page_size=100,
+                page_token=token,
+            )  # fmt: skip
+            try:
+                reply = await self.stub().ListAnalyses(request, timeout=self.within(timeout))
+            except grpc.aio.AioRpcError as error:
+                self._raise_peer_failure(error, "ListAnalyses")
+                raise
+            out += reply.analyses
+            token = reply.next_page_token
+            if not token:
+                break
+        return out
+
     async def latest_attribution(self, org_id: str, *, timeout: float | None = None) -> str:
         """The id of the org's newest attribution analysis."""
         reply = await self._list(org_id, causal_pb.ANALYSIS_KIND_ATTRIBUTION, 1, timeout)

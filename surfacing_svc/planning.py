@@ -606,10 +606,12 @@ def answer_recommend(
     history: pd.DataFrame | None,
     evidence: Sequence[EffectEvidence] = (),
     tests: Sequence[RegisteredTest] = (),
+    reallocate: bool = True,
 ) -> Recommendations:
-    """Ranked actions; channels that need a test get a go-dark design on the org's history,
-    designed as DesignExperiment designs one: the org's registered ``tests`` are not business
-    as usual nor placebo windows, and what they change is said in the warnings.
+    """Ranked actions (the channels' alone without ``reallocate``); channels that need a test
+    get a go-dark design on the org's history, designed as DesignExperiment designs one: the
+    org's registered ``tests`` are not business as usual nor placebo windows, and what they
+    change is said in the warnings.
     A channel whose effect estimate failed its checks is tested, never moved, whatever the
     attribution model says of it; one whose registered test awaits its read-out is held."""
     value = outcome_value(model, question)
@@ -640,6 +642,7 @@ def answer_recommend(
     plans = recommend_plans(
         curves, value_per_outcome=value, level=question.level, max_change=DEFAULT_MAX_CHANGE,
         risk=question.risk, effects=effects, at_risk=at_risk, under_test=held,
+        reallocate=reallocate,
     )  # fmt: skip
 
     def ranked() -> tuple[Action, ...]:

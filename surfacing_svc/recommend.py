@@ -103,10 +103,13 @@ __all__ = [
     "Fact",
     "RecommendPlans",
     "Units",
+    "draws_lean",
     "identification_at_risk",
     "over_draws",
+    "ranked",
     "recommend",
     "recommend_plans",
+    "share_up",
     "unproven_channels",
     "with_counterfactual",
 ]
@@ -291,9 +294,20 @@ def _mroas_words(c: HillCurve, units: Units, effect: AnalysisEffect | None) -> s
     return out
 
 
-def _p_up(c: HillCurve, value: float) -> float:
+def share_up(c: HillCurve, value: float) -> float:
     """Share of the draws in which the next unit of spend on ``c`` returns more than it costs."""
     return float(np.mean(c.marginal(c.reference_spend) * value > 1.0))
+
+
+def draws_lean(c: HillCurve, value: float) -> ActionKind:
+    """The move the draws alone agree on at current spend (SCALE or CUT: at least
+    :data:`CONFIDENT` of them; else HOLD), before a hold for an unestablished effect, a test for
+    a channel at risk or a hold for a registered test overrides it: :func:`_move`'s rule."""
+    if share_up(c, value) >= CONFIDENT:
+        return ActionKind.SCALE
+    # (not 1 − p_up: 1 − 0.8 < 0.2 in floats)
+    down = float(np.mean(c.marginal(c.reference_spend) * value < 1.0))
+    return ActionKind.CUT if down >= CONFIDENT else ActionKind.HOLD
 
 
 def _move(
@@ -302,9 +316,10 @@ def _move(
 ) -> Action:  # fmt: skip
     s0 = c.reference_spend
     value = units.value
-    p_up = float(np.mean(c.marginal(s0) * value > 1.0))
+    p_up = share_up(c, value)
+    lean = draws_lean(c, value)
     facts = _channel_facts(c, units, level, effect)
-    if p_up >= CONFIDENT and effect is not None and not effect.established:
+    if lean is ActionKind.SCALE and effect is not None and not effect.established:
         return Action(
             ActionKind.HOLD, c.channel, f"hold {c.channel} at its current spend",
             f"the next unit of spend on {c.channel} returns more than it costs in {p_up:.0%} of "
@@ -315,7 +330,7 @@ def _move(
             Interval.exact(0.0, level), 1.0 - abs(2 * p_up - 1.0), facts, s0, s0,
         )  # fmt: skip
     p_down = float(np.mean(c.marginal(s0) * value < 1.0))
-    if p_up < CONFIDENT and p_down < CONFIDENT:  # (not 1 − p_up: 1 − 0.8 < 0.2 in floats)
+    if lean is ActionKind.HOLD:
         return Action(
             ActionKind.HOLD, c.channel, f"hold {c.channel} at its current spend",
             f"the model cannot tell whether more spend on {c.channel} pays: the next unit "
@@ -325,7 +340,7 @@ def _move(
             "move it); the confidence is how evenly the draws split",
             Interval.exact(0.0, level), 1.0 - abs(2 * p_up - 1.0), facts, s0, s0,
         )  # fmt: skip
-    kind = ActionKind.SCALE if p_up >= CONFIDENT else ActionKind.CUT
+    kind = lean
     # The optimiser's break-even spend, on the side the draws agree on.
     target = (max if kind is ActionKind.SCALE else min)(planned.optimal_spend, s0)
     gain = value * (c.outcome(target) - c.outcome(s0)) - (target - s0)
@@ -532,10 +547,10 @@ def _risk_words(risk: float) -> str:
 class RecommendPlans:
     """The optimiser's two answers the actions are read from: each channel's break-even
     spend, and the reallocation of the current total (with the channels it may not raise
-    that are so for want of an established effect)."""
+    that are so for want of an established effect; None: not asked for, no reallocation)."""
 
     break_even: BudgetPlan
-    equal_budget: BudgetPlan
+    equal_budget: BudgetPlan | None
     unproven: tuple[str, ...]
 
 
@@ -560,8 +575,10 @@ def recommend_plans(
     effects: Mapping[str, AnalysisEffect] | None = None,
     at_risk: Mapping[str, str] | None = None,
     under_test: Collection[str] = (),
+    reallocate: bool = True,
 ) -> RecommendPlans:
-    """:func:`recommend`'s optimiser answers (its arguments' meanings)."""
+    """:func:`recommend`'s optimiser answers (its arguments' meanings; without ``reallocate``
+    only the channels' calls: the reallocation is most of the work)."""
     at_risk = at_risk or {}
     # A channel under a registered test keeps its spend in the reallocation too (held, as
     # the optimiser holds an unidentified channel).
@@ -572,7 +589,9 @@ def recommend_plans(
     unproven = tuple(c for c in unproven_channels(curves, effects or {}) if c not in at_risk)
     return RecommendPlans(
         break_even_plan(curves, value_per_outcome, level, max_change),
-        equal_budget_plan(fixed, level, max_change, risk, capped=(*at_risk, *unproven)),
+        equal_budget_plan(fixed, level, max_change, risk, capped=(*at_risk, *unproven))
+        if reallocate
+        else None,
         unproven,
     )
 
@@ -648,12 +667,12 @@ def recommend(
             plan = _test(c, level, None if test else designs.get(c.channel),
                          value_per_outcome=value_per_outcome, units=units)  # fmt: skip
             actions.append(plan if test is None else hold_for_test(
-                plan, test, end or test.end, level, _p_up(c, value_per_outcome)))  # fmt: skip
+                plan, test, end or test.end, level, share_up(c, value_per_outcome)))  # fmt: skip
             continue
         move = _move(c, planned, units, level, (effects or {}).get(c.channel))
         if test is not None:
             actions.append(hold_for_test(move, test, end or test.end, level,
-                                         _p_up(c, value_per_outcome)))  # fmt: skip
+                                         share_up(c, value_per_outcome)))  # fmt: skip
             continue
         risk_why = at_risk.get(c.channel)
         if risk_why is not None and move.kind is ActionKind.SCALE:
@@ -664,13 +683,17 @@ def recommend(
                 f"{move.kind.value} stands, as the bias inflates the effect")))  # fmt: skip
         actions.append(move)
     draws = max((c.n_draws for c in curves), default=0)
-    realloc = _reallocation(
+    realloc = None if plans.equal_budget is None else _reallocation(
         plans.equal_budget, value_per_outcome, tuple(at_risk), plans.unproven, draws
-    )
+    )  # fmt: skip
     if realloc is not None:
         actions.append(realloc)
+    return ranked(actions)[:max_results]
+
+
+def ranked(actions: Sequence[Action]) -> tuple[Action, ...]:
+    """Actions best first: by expected gain, then moves before holds before tests."""
     order = {ActionKind.REALLOCATE: 0, ActionKind.SCALE: 1, ActionKind.CUT: 1,
              ActionKind.HOLD: 2, ActionKind.TEST: 3}  # fmt: skip
-    actions.sort(key=lambda a: (-a.impact.estimate if a.impact.estimate > 0 else 0.0,
-                                order[a.kind], a.channel))  # fmt: skip
-    return tuple(actions[:max_results])
+    return tuple(sorted(actions, key=lambda a: (-a.impact.estimate if a.impact.estimate > 0
+                                                else 0.0, order[a.kind], a.channel)))  # fmt: skip

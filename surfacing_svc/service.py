@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import ParamSpec, TypeVar
 
@@ -34,6 +34,7 @@ from surfacing_svc.errors import InvalidRequest, NotAnAttribution, RegistryUnava
 from surfacing_svc.intervals import Interval
 from surfacing_svc.peers import AnalysisReader, HistoryReader, OrgCalendar, RegistryWriter
 from surfacing_svc.planning import (
+    EffectEvidence,
     PlanningModel,
     Recommendations,
     RecommendQuestion,
@@ -46,7 +47,13 @@ from surfacing_svc.planning import (
 )
 from surfacing_svc.products import losing_cells, product_actions
 from surfacing_svc.recommend import ActionKind, refuse_spend_in_doubt, with_counterfactual
-from surfacing_svc.usual_spend import RegisteredTests
+from surfacing_svc.reversals import (
+    against_previous,
+    not_compared,
+    previous_analysis,
+    previous_calls,
+)
+from surfacing_svc.usual_spend import RegisteredTest, RegisteredTests
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -258,6 +265,7 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
         else:  # a channel whose registered test awaits its read-out is held (R42-F1)
             tests = await self._registry.tests(q.org_id, timeout=context.time_remaining())
         answer = await _compute(context, answer_recommend, model, q, history, evidence, tests)
+        answer = await self._against_previous(answer, model, q, evidence, tests, context)
         answer = await self._checked_reallocation(answer, model, q, context)
         # The actions are the analysis's as made, whatever changed under its window since:
         # said first, always (R33-F1: only a proposed design said it); a proposed design reads
@@ -278,6 +286,37 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
         }
         reply = convert.recommendations_to_proto(answer, q, experiments)
         return _with_products(reply, products, q.max_results)
+
+    async def _against_previous(
+        self, answer: Recommendations, model: PlanningModel, q: RecommendQuestion,
+        evidence: Sequence[EffectEvidence], tests: Sequence[RegisteredTest],
+        context: grpc.aio.ServicerContext,
+    ) -> Recommendations:  # fmt: skip
+        """``answer`` compared with the org's previous analysis of the same outcome whose window
+        overlaps this one's (:mod:`surfacing_svc.reversals`, R42-F2): one more list and one
+        more GetAnalysis within the caller's deadline. A previous analysis that is missing,
+        cannot be read or failed its health checks never fails Recommend: "not compared"."""
+        try:
+            listed = convert.listed_analyses(await self._analyses.attributions(
+                q.org_id, timeout=context.time_remaining()))  # fmt: skip
+            previous_id, why = previous_analysis(
+                listed, model.analysis_id, model.outcome, model.start, model.end
+            )
+            if not previous_id:
+                return not_compared(answer, why)
+            analysis = await self._analyses.get(
+                q.org_id, previous_id, timeout=context.time_remaining()
+            )
+            previous = await _compute(context, convert.planning_model, analysis)
+            refuse_spend_in_doubt(previous.analysis_id, previous.spend_in_doubt)
+            calls = await _compute(context, previous_calls, previous, q, evidence, tests)
+        except LiftosError as error:
+            return not_compared(answer, f"the previous analysis could not be read: {error}")
+        except grpc.aio.AioRpcError as error:
+            return not_compared(answer, f"the previous analysis could not be read "
+                                f"({error.code().name}: {error.details()})")  # fmt: skip
+        return await _compute(context, against_previous, answer, model, calls,
+                              outcome_value(model, q), q.horizon_days)  # fmt: skip
 
     async def _checked_reallocation(
         self, answer: Recommendations, model: PlanningModel, q: RecommendQuestion,

@@ -14,6 +14,7 @@ from surfacing_svc.convert.models import budget_response_share, planning_model
 from surfacing_svc.convert.optimize import check_budget_currency, optimize_question, plan_to_proto
 from surfacing_svc.convert.recommend import (
     effect_evidence,
+    listed_analyses,
     recommend_question,
     recommendations_to_proto,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "forecast_country",
     "forecast_question",
     "forecast_to_proto",
+    "listed_analyses",
     "optimize_question",
     "plan_to_proto",
     "planning_model",

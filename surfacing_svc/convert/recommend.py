@@ -6,6 +6,7 @@ from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import surfacing_pb2 as pb
 
+from mesh.runtime.protoconv import date_from_proto, timestamp_to_datetime
 from surfacing_svc.convert.fields import ACTION_KINDS, MAX_HORIZON_DAYS, MAX_MONEY, FieldChecks
 from surfacing_svc.convert.forecast import interval_to_proto
 from surfacing_svc.planning import (
@@ -16,6 +17,7 @@ from surfacing_svc.planning import (
     effect_channel,
 )
 from surfacing_svc.recommend import ActionKind
+from surfacing_svc.reversals import AnalysisListed
 
 # -- Recommend ----------------------------------------------------------------------------
 
@@ -91,3 +93,15 @@ def effect_evidence(
                                       "; ".join(f"{c.name}: {c.interpretation}" for c in est.checks
                                                 if c.outcome == causal_pb.CHECK_OUTCOME_FAILED)))  # fmt: skip
     return tuple(out)
+
+
+def listed_analyses(summaries: list[causal_pb.AnalysisSummary]) -> list[AnalysisListed]:
+    """ListAnalyses' attribution summaries as Recommend compares them (newest first)."""
+    return [
+        AnalysisListed(
+            s.analysis_id, timestamp_to_datetime(s.create_time), s.outcome,
+            date_from_proto(s.date_range.start_date, "date_range.start_date", required=False),
+            date_from_proto(s.date_range.end_date, "date_range.end_date", required=False),
+        )
+        for s in summaries
+    ]  # fmt: skip
