@@ -93,3 +93,23 @@ def test_a_cancelled_stream_is_logged_cancelled_not_ok(memory_process: tuple[str
             time.sleep(0.05)
             lines = _logged(log, WRITE)
         assert [line.split(f"{WRITE} ")[1].split()[0] for line in lines] == ["CANCELLED", "OK"]
+
+
+def test_a_health_probe_that_answers_ok_is_not_logged_at_info(
+    memory_process: tuple[str, Path],
+) -> None:
+    """Probes every few seconds were most of a long-running mesh's log (R43-F2): an OK probe is
+    DEBUG; a probe that fails (an unknown service) and every other call stay INFO."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    address, log = memory_process
+    check = "/grpc.health.v1.Health/Check"
+    with grpc.insecure_channel(address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        for _ in range(3):
+            health.Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
+        with pytest.raises(grpc.RpcError) as missing:
+            health.Check(health_pb2.HealthCheckRequest(service="no.such.Service"), timeout=10)
+        assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+    lines = _wait_logged(log, check)
+    assert len(lines) == 1 and " NOT_FOUND " in lines[0], lines
