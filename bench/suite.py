@@ -400,14 +400,22 @@ def machine() -> dict[str, Any]:
         except importlib.metadata.PackageNotFoundError:
             versions[lib] = None
     facts["libraries"] = versions
-    try:
-        facts["commit"] = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-            check=False,
-        ).stdout.strip()  # fmt: skip
-    except OSError:
-        facts["commit"] = ""
+    facts["commit"] = _commit()
     return facts
+
+
+def _commit() -> str:
+    """HEAD's short hash, "+ changes" when the tree differs from it (what the figures ran on)."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                              check=False).stdout.strip()  # fmt: skip
+
+    try:
+        head, dirty = git("rev-parse", "--short", "HEAD"), git("status", "--porcelain", "-uno")
+    except OSError:
+        return ""
+    return f"{head} + changes" if head and dirty else head  # fmt: skip
 
 
 def _has(module: str) -> bool:
@@ -477,6 +485,9 @@ def run_one(bench: Bench, quick: bool, log_dir: Path) -> dict[str, Any]:
     log = log_dir / f"{bench.name}.log"
     cmd = [python, str(ROOT / "bench" / f"{bench.name}.py"), *args]
     row["command"] = " ".join(["python", f"bench/{bench.name}.py", *args])
+    # --merge keeps rows of older runs: each row says when and on which tree it was measured
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    row["ran"] = f"{now}, `{_commit()}`"
     t0 = time.perf_counter()
     # CPU of the bench and every process it reaped (servers, pools): on a loaded machine the
     # wall time stretches, this does not, so it projects a quiet run (wall ≥ CPU / cores).
@@ -521,15 +532,28 @@ def _num(x: float | None, unit: str = "") -> str:
     return f"{text} {unit}".strip()
 
 
+def measured(results: dict[str, Any]) -> dict[str, str]:
+    """When each bench's row was measured: its own ``ran``, else the run or ``--merge`` rerun
+    named in ``started`` that last included it (rows written before rows carried ``ran``)."""
+    first, *merges = results.get("started", "").split(" (merged: ")
+    when: dict[str, str] = {}
+    for merge in merges:
+        names, _, date = merge.rstrip(")").partition(" rerun ")
+        when.update((name, date) for name in names.split(", "))
+    return {b["bench"]: b.get("ran") or when.get(b["bench"], first) for b in results["benches"]}
+
+
 def table(results: dict[str, Any]) -> list[str]:
-    """The figures as one markdown table (README's section and results.md share it)."""
+    """The figures as one markdown table (README's section and results.md share it); a
+    figure's note (the precision beside a recall, how many worlds) stays beside it."""
     lines = [
-        "| bench | figure | value | reference (same run) | ratio | target |",
-        "|---|---|---|---|---|---|",
+        "| bench | figure | value | reference (same run) | ratio | target | measured |",
+        "|---|---|---|---|---|---|---|",
     ]
+    when = measured(results)
     for b in results["benches"]:
         if not b["figures"]:
-            lines.append(f"| {b['bench']} | {b['what']} | **{b['status']}** | | | |")
+            lines.append(f"| {b['bench']} | {b['what']} | **{b['status']}** | | | | |")
             continue
         for f in b["figures"]:
             ref = (
@@ -539,8 +563,9 @@ def table(results: dict[str, Any]) -> list[str]:
             )
             ratio = "" if f["ratio"] is None else f"{f['ratio']:.3g}×"
             target = f["target"] + ("" if f["met"] is None else (" ✓" if f["met"] else " ✗ missed"))
-            lines.append(f"| {b['bench']} | {f['name']} | {_num(f['value'], f['unit'])} | "
-                         f"{ref} | {ratio} | {target} |")  # fmt: skip
+            name = f"{f['name']} ({f['note']})" if f.get("note") else f["name"]
+            lines.append(f"| {b['bench']} | {name} | {_num(f['value'], f['unit'])} | "
+                         f"{ref} | {ratio} | {target} | {when[b['bench']]} |")  # fmt: skip
     return lines
 
 
@@ -574,13 +599,26 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+def provenance(results: dict[str, Any]) -> str:
+    """Which runs the figures come from: one run, or a first run and the reruns merged in."""
+    first, *merges = results.get("started", "").split(" (merged: ")
+    commit = results["machine"]["commit"]
+    if not merges:
+        return f"one run, {first}, commit `{commit}`"
+    last = merges[-1].rstrip(")").partition(" rerun ")[2]
+    return (f"a full run on {first} and {len(merges)} reruns of some benches merged into it, "
+            f"the last on {last} at commit `{commit}`: each row's date (and commit, for rows "
+            "run since rows record it) is in `measured`")  # fmt: skip
+
+
 def readme_section(results: dict[str, Any]) -> str:
     size = "quick sizes" if results["quick"] else "full sizes"
     return "\n".join([
         BEGIN,
-        f"Generated by `bench/suite.py --readme` from `bench/results.json` ({size}, commit "
-        f"`{results['machine']['commit']}`, {results['machine']['cores']} cores); "
-        "details in `bench/results.md` and `docs/performance.md`.",
+        f"Generated by `bench/suite.py --readme` from `bench/results.json` ({size}, "
+        f"{results['machine']['cores']} cores), figures from {provenance(results)}; "
+        "details, commands and later re-measurements in `bench/results.md` and "
+        "`docs/performance.md`.",
         "",
         *table(results),
         END,

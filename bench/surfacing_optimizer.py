@@ -546,14 +546,18 @@ def report(rows: list[Row]) -> None:
         figure(f"OptimizeBudget plan time ({scenario})", np.mean([r.seconds_opt for r in sel]),
                "s", reference="the attribution fit it plans on",
                reference_value=np.mean([r.seconds_fit for r in sel]))  # fmt: skip
+        # Issue 17's bar is per plan ("within 5% of the optimum"), so it is met only when every
+        # seed's plan is: a share below 1 is a miss the table must mark, not a neutral number.
+        within = np.mean(ours / bounded >= 0.95)
         figure(f"plans within 5% of the true optimum under the same ±30% bound ({scenario}, end "
-               "to end)", np.mean(ours / bounded >= 0.95), "share of seeds",
-               target="≥ 0.95 of the optimum",
+               "to end)", within, "share of seeds",
+               target="every plan ≥ 0.95 of the optimum", met=bool(within >= 1.0),
                note=f"the optimiser alone on the true curves reaches {opt_ref.mean():.5f} of a "
                "16-start trust-constr")  # fmt: skip
+        within = np.mean(free_risk / optimum >= 0.95)
         figure(f"unbounded plans within 5% of the unbounded true optimum ({scenario}, end to "
-               "end)", np.mean(free_risk / optimum >= 0.95), "share of seeds",
-               target="≥ 0.95 of the optimum")  # fmt: skip
+               "end)", within, "share of seeds",
+               target="every plan ≥ 0.95 of the optimum", met=bool(within >= 1.0))  # fmt: skip
 
 
 def main() -> None:

@@ -77,3 +77,49 @@ def test_readme_performance_table_is_generated_from_the_committed_results() -> N
     assert readme_section(results) in README.read_text(), (
         "README's performance table is stale: run `python bench/suite.py --readme`"
     )
+
+
+def _results(started: str, figures: list[dict[str, object]], ran: str = "") -> dict[str, object]:
+    row: dict[str, object] = {"bench": "b", "what": "a bench", "status": "ok", "figures": figures}
+    if ran:
+        row["ran"] = ran
+    return {"started": started, "quick": False, "machine": {"commit": "abc1234", "cores": 2},
+            "benches": [row]}  # fmt: skip
+
+
+def _figure(**kw: object) -> dict[str, object]:
+    f: dict[str, object] = {"name": "recall, x", "value": 1.0, "unit": "share", "reference": "",
+                            "reference_value": None, "ratio": None, "target": "", "met": None,
+                            "note": ""}  # fmt: skip
+    return {**f, **kw}
+
+
+def test_a_row_shows_the_note_that_decides_its_mark_and_when_it_was_measured() -> None:
+    # R44 F5: a recall of 1 marked ✗ with the deciding precision (its note) left out
+    results = _results(
+        "2026-12-05 22:06 UTC (merged: b rerun 2026-12-06 03:37 UTC) "
+        "(merged: c rerun 2026-12-06 22:07 UTC)",
+        [_figure(target="≥ 0.95 recall and ≥ 0.90 precision", met=False, note="precision 68.2%")],
+    )
+    (row,) = table(results)[2:]
+    assert "| recall, x (precision 68.2%) | 1 share |" in row
+    assert row.endswith("| ≥ 0.95 recall and ≥ 0.90 precision ✗ missed | 2026-12-06 03:37 UTC |")
+
+
+def test_the_header_says_the_figures_are_merged_reruns_not_one_commit() -> None:
+    # R44 F4: "commit 6b425e4" on figures gathered from 27 runs of older trees
+    merged = readme_section(_results(
+        "2026-12-05 22:06 UTC (merged: b rerun 2026-12-06 03:37 UTC) "
+        "(merged: c rerun 2026-12-06 22:07 UTC)", [_figure()]))  # fmt: skip
+    assert "a full run on 2026-12-05 22:06 UTC and 2 reruns" in merged
+    assert "the last on 2026-12-06 22:07 UTC at commit `abc1234`: each row" in merged
+    one = readme_section(_results("2026-12-07 18:00 UTC", [_figure()], ran="r, `abc1234`"))
+    assert "one run, 2026-12-07 18:00 UTC, commit `abc1234`" in one
+    assert one.splitlines()[-2].endswith("| r, `abc1234` |")
+
+
+def test_a_bench_row_records_when_and_on_which_commit_it_ran(tmp_path: Path) -> None:
+    row = run_one(Bench("no_such_bench", "a bench that is not there"), True, tmp_path)
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                          text=True, check=True).stdout.strip()  # fmt: skip
+    assert row["ran"].endswith(("UTC, `" + head + "`", "UTC, `" + head + " + changes`"))
