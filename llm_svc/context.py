@@ -9,7 +9,8 @@ and use no figure that is not in the context. The evidence goes to the model as 
 data block, names in it JSON-quoted, and a rule says text inside it is never an instruction
 (audit R23-F3). The audience sets length and vocabulary. When the
 question names other analyses, the context adds what changed between each and the one explained
-(windows, restated days, channel moves and whether their intervals overlap), tagged the same way.
+(windows, restated days, channel moves and whether each estimate lies inside the other's interval),
+tagged the same way.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from llm_svc.evidence import DATA_CHECK, Analysis, Audience, CheckOutcome, Effec
 from llm_svc.insights import Insight
 from llm_svc.numbers import fmt, fmt_pct
 from llm_svc.vocabulary import IDENTIFICATION_LABELS, label, method_label, plain_label
-from llm_svc.what_changed import HEALTH, RESTATED_CHANGE, RESTATED_DAYS, Change, verdict
+from llm_svc.what_changed import HEALTH, MOVES, RESTATED_CHANGE, RESTATED_DAYS, Change, verdict
 from mesh.runtime.analysis_compare import day_runs
 from mesh.runtime.estimand import estimand_words
 
@@ -196,13 +197,6 @@ def _tag_id(aid: str, fact: str) -> str:
     return f"[{aid}:{fact}]"
 
 
-_VERDICTS = {
-    True: "the intervals overlap: not a change the analyses can tell apart",
-    False: "the intervals DO NOT overlap: a change the analyses tell apart",
-    None: "in one analysis only",
-}
-
-
 def _change_lines(c: Change) -> list[str]:
     """What changed between two analyses, every figure tagged with the analysis it is from."""
     cmp = c.comparison
@@ -251,7 +245,12 @@ def _change_lines(c: Change) -> list[str]:
             if pair != (None, None) and not cmp.mismatch:
                 parts.append(f"{what} {_triple(a, prefix, pair[0])} then "
                              f"{_triple(b, prefix, pair[1])}")  # fmt: skip
-        verdict_text = "not compared (other units)" if cmp.mismatch else _VERDICTS[ch.overlap]
+        if cmp.mismatch:
+            verdict_text = "not compared (other units)"
+        elif ch.moved is None:
+            verdict_text = "in one analysis only"
+        else:  # the rule liftos compare says (ChannelChange.moved), in what_changed's words
+            verdict_text = MOVES[ch.moved].format(m=ch.judged, name=label(ch.channel))
         lines.append(f"- {label(ch.channel)}: {'; '.join(parts)}; {verdict_text}")
     return lines
 
@@ -287,8 +286,9 @@ def build_context(
             "",
             "# What changed between analyses",
             "The question names other analyses: their figures beside the explained one's, as "
-            "each analysis reported them. A move whose two intervals overlap is not a change the "
-            "analyses can tell apart; do not present it as a finding.",
+            "each analysis reported them. A move with each estimate inside the other analysis's "
+            "interval is not a change the analyses can tell apart; do not present it as a "
+            "finding (two intervals that merely overlap do not make a move unclear, nor clear).",
         ]
         for c in changes:
             lines += _change_lines(c)

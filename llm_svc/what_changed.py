@@ -4,8 +4,10 @@
 stored attribution analyses (``mesh.runtime.analysis_compare``, the figures ``liftos compare``
 prints): the two windows and record counts, the days both windows hold whose outcome was
 restated (how many, which, by how much in total), and per channel the spend, incremental
-outcome and iROAS each analysis reported, with whether the two intervals overlap. A move whose
-intervals overlap is not a change the analyses can tell apart, and is worded so.
+outcome and iROAS each analysis reported, with whether each estimate lies inside the other's
+interval (``ChannelChange.moved``, the rule ``liftos compare`` prints): a move with each estimate
+inside the other's interval is not a change the analyses can tell apart, and is worded so. Two
+intervals that merely overlap say nothing where both start at 0 (R42-F3, s19 V2-F4).
 
 Every figure is cited to the analysis it comes from (one citation per analysis where a figure
 is derived from both, as the restated total is), and every sentence goes through the guardrail
@@ -220,9 +222,21 @@ def _figure(
 
 
 def _measure(c: Change, ch: ChannelChange) -> str:
-    """What the overlap verdict is about: the iROAS intervals where both have one."""
-    both_roas = ch.iroas[0] is not None and ch.iroas[1] is not None
-    return "iROAS" if both_roas else f"incremental {c.comparison.outcome}"
+    """What the verdict is about: the iROAS where both have one (``ChannelChange.judged``)."""
+    return "iROAS" if ch.judged == "iROAS" else f"incremental {c.comparison.outcome}"
+
+
+# ``ChannelChange.moved`` in words; the comparison's first analysis (A) is the earlier.
+MOVES: dict[str, str] = {
+    "within": "each {m} estimate of {name} lies inside the other analysis's interval, so the "
+    "move is not a change the analyses can tell apart",
+    "beyond A": "the later {m} estimate of {name} lies beyond the earlier analysis's interval: "
+    "a change the analyses tell apart",
+    "beyond B": "the earlier {m} estimate of {name} lies beyond the later analysis's interval: "
+    "a change the analyses tell apart",
+    "beyond both": "each {m} estimate of {name} lies beyond the other analysis's interval: a "
+    "change the analyses tell apart",
+}
 
 
 def _channel(c: Change, ch: ChannelChange) -> list[Sentence]:
@@ -253,32 +267,24 @@ def _channel(c: Change, ch: ChannelChange) -> list[Sentence]:
         t.t(" then ")
         _figure(t, c.later, prefix, pair[1])
     out = [t.t(".").build()]
-    if ch.overlap is None:
+    if ch.moved is None:
         said = (
             f"{name} has figures in one of the two analyses only, so there is no move to compare."
         )
-    elif ch.overlap:
-        said = (
-            f"the two {_measure(c, ch)} intervals of {name} overlap, so the move is not a change "
-            "the analyses can tell apart."
-        )
     else:
-        said = (
-            f"the two {_measure(c, ch)} intervals of {name} do not overlap: a change the analyses "
-            "tell apart, beyond the uncertainty of either."
-        )
+        said = MOVES[ch.moved].format(m=_measure(c, ch), name=name) + "."
     out.append(_Text().t(said).build())
     return out
 
 
-def _overlapping(channels: Sequence[ChannelChange]) -> Sentence:
-    """For an executive: the channels whose moves are inside overlapping intervals, at once."""
+def _within(channels: Sequence[ChannelChange]) -> Sentence:
+    """For an executive: the channels whose moves the analyses cannot tell apart, at once."""
     names = listing([label(ch.channel) for ch in channels])
     return (
         _Text()
         .t(
-            f"for {names}, the intervals of the two analyses overlap, so their moves are not "
-            "changes the analyses can tell apart."
+            f"for {names}, each analysis's estimate lies inside the other's interval, so their "
+            "moves are not changes the analyses can tell apart."
         )
         .build()
     )
@@ -289,19 +295,23 @@ def write(
 ) -> list[Sentence]:
     """What changed between each named analysis and ``own``, sentence by sentence: windows,
     restated days, then the channels (those the question names, where it names any); an
-    executive reads the channels whose intervals overlap in one sentence."""
+    executive reads the channels whose moves the analyses cannot tell apart in one sentence."""
     effects = [e for c in changes for a in (c.earlier, c.later) for e in a.effects]
     named = causes_named(question, effects)
     out = [_lead(changes, own, named)]
     for c in changes:
         out += [s for s in (_windows(c), _health(c), _restated(c)) if s is not None]
         channels = [ch for ch in c.comparison.channels if not named or ch.channel in named]
-        quiet = [ch for ch in channels if ch.overlap] if audience is Audience.EXECUTIVE else []
+        quiet = (
+            [ch for ch in channels if ch.told_apart is False]
+            if audience is Audience.EXECUTIVE
+            else []
+        )
         if c.comparison.mismatch and audience is Audience.EXECUTIVE:
             continue  # nothing of the channels is comparable but their spends
         for ch in channels:
             if ch not in quiet:
                 out += _channel(c, ch)
         if quiet:
-            out.append(_overlapping(quiet))
+            out.append(_within(quiet))
     return out

@@ -80,6 +80,13 @@ class ChannelChange:
     judged: str = ""
 
     @property
+    def told_apart(self) -> bool | None:
+        """Whether the two analyses tell the channel's figures apart: an estimate lies beyond
+        the other analysis's interval (``moved`` other than "within"); None: not compared.
+        The one rule ``liftos compare`` and Explain's "what changed" both say (s19 V2-F4)."""
+        return None if self.moved is None else self.moved != "within"
+
+    @property
     def same_spend(self) -> bool:
         """Both report the channel's spend, equal within the comparison's tolerance (a NaN
         is never the same)."""

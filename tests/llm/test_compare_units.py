@@ -121,5 +121,5 @@ def test_explain_what_changed_says_the_outcomes_differ_first(
         ):  # fmt: skip
             pass
     prompt = json.dumps(fake.requests[0].body["messages"])
-    assert "NOT COMPARABLE" in prompt and "DO NOT overlap" not in prompt
+    assert "NOT COMPARABLE" in prompt and "a change the analyses tell apart" not in prompt
     assert "not compared (other units)" in prompt

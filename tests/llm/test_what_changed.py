@@ -162,8 +162,10 @@ def _assert_grounded(done: pb.ExplanationDone, stored: dict[str, causal_pb.Analy
         ), f"{m.group()!r} cited as {[(c.analysis_id, c.fact) for c in covering]} is not that"
 
 
-def _overlap(x: common_pb.Interval, y: common_pb.Interval) -> bool:
-    return x.lower <= y.upper and y.lower <= x.upper
+def _within(x: common_pb.Interval, y: common_pb.Interval) -> bool:
+    """Each estimate inside the other's interval: what ``liftos compare`` calls "cannot tell
+    apart" (R42-F3), read here from the two stored intervals."""
+    return x.lower <= y.estimate <= x.upper and y.lower <= x.estimate <= y.upper
 
 
 def test_explain_answers_what_changed_since_the_analysis_a_question_names(world) -> None:  # type: ignore[no-untyped-def]
@@ -202,14 +204,17 @@ def test_explain_answers_what_changed_since_the_analysis_a_question_names(world)
                 f"{fmt(cb.incremental_outcome.estimate)}") in line  # fmt: skip
         if cb.HasField("incremental_roas"):
             assert f"iROAS {fmt(ca.incremental_roas.estimate)} (" in line
-            overlap = _overlap(ca.incremental_roas, cb.incremental_roas)
+            within = _within(ca.incremental_roas, cb.incremental_roas)
             what = "iROAS"
         else:
-            overlap = _overlap(ca.incremental_outcome, cb.incremental_outcome)
+            within = _within(ca.incremental_outcome, cb.incremental_outcome)
             what = "incremental revenue"
-        verdict = ("overlap, so the move is not a change the analyses can tell apart" if overlap
-                   else "do not overlap: a change the analyses tell apart")  # fmt: skip
-        assert f"The two {what} intervals of {name} {verdict}" in text
+        if within:
+            assert (f"Each {what} estimate of {name} lies inside the other analysis's interval, "
+                    "so the move is not a change the analyses can tell apart") in text  # fmt: skip
+        else:
+            assert re.search(f"{what} estimates? of {name} lies? beyond the (other|earlier|later) "
+                             "analysis's interval: a change the analyses tell apart", text)  # fmt: skip
     then, now = (
         rows["meta_prospecting"].spend.amount,
         next(c.spend.amount for c in b.attribution.channels if c.channel == "meta_prospecting"),
@@ -235,11 +240,19 @@ def test_a_question_naming_channels_and_an_executive_get_less(world) -> None:  #
                      audience=pb.AUDIENCE_EXECUTIVE)  # fmt: skip
     full = _explain(world["llm"], analysis_id=B, question=f"Since {A}?")
     assert len(brief.text) < len(full.text) and "3 days read another revenue" in brief.text
-    # every channel's intervals overlap in this world: one sentence says so for all of them
-    assert "Tiktok, earlier then later" not in brief.text
-    assert ("google pmax, google search, klaviyo email, klaviyo sms, meta prospecting, meta "
-            "retargeting and tiktok, the intervals of the two analyses overlap, so their moves "
-            "are not changes the analyses can tell apart") in brief.text  # fmt: skip
+    # the channels whose estimates each lie inside the other's interval: one sentence for all
+    rows = {c.channel: c for c in a.attribution.channels}
+    within = sorted(
+        cb.channel.replace("_", " ") for cb in b.attribution.channels
+        if _within(*((rows[cb.channel].incremental_roas, cb.incremental_roas)
+                     if cb.HasField("incremental_roas")
+                     else (rows[cb.channel].incremental_outcome, cb.incremental_outcome)))
+    )  # fmt: skip
+    assert within  # this world has such channels; a channel that moved gets its own sentence
+    assert ("Tiktok, earlier then later" in brief.text) is ("tiktok" not in within)
+    names = within[0] if len(within) == 1 else ", ".join(within[:-1]) + " and " + within[-1]
+    assert (f"{names}, each analysis's estimate lies inside the other's interval, so their "
+            "moves are not changes the analyses can tell apart") in brief.text  # fmt: skip
     _assert_grounded(brief, {A: a, B: b})
 
 
@@ -387,9 +400,14 @@ def _attribution(
     return a
 
 
-def _grounded(analyses: list[Analysis], question: str, changes: tuple[Change, ...] = ()) -> Done:
+def _grounded(
+    analyses: list[Analysis],
+    question: str,
+    changes: tuple[Change, ...] = (),
+    audience: Audience = Audience.ANALYST,
+) -> Done:
     async def run() -> Done:
-        async for event in explain_grounded(analyses, Audience.ANALYST, question, changes):
+        async for event in explain_grounded(analyses, audience, question, changes):
             if isinstance(event, Done):
                 return event
         raise AssertionError("no done")
@@ -397,11 +415,17 @@ def _grounded(analyses: list[Analysis], question: str, changes: tuple[Change, ..
     return asyncio.run(run())
 
 
-def _grounded_change(first: causal_pb.Analysis, second: causal_pb.Analysis, question: str) -> Done:
+def _grounded_change(
+    first: causal_pb.Analysis,
+    second: causal_pb.Analysis,
+    question: str,
+    audience: Audience = Audience.ANALYST,
+) -> Done:
     own = analysis_from_proto(second)
     return _grounded(
-        [own], question, (Change(analysis_from_proto(first), own, compare(first, second)),)
-    )
+        [own], question, (Change(analysis_from_proto(first), own, compare(first, second)),),
+        audience,
+    )  # fmt: skip
 
 
 def test_a_move_beyond_both_intervals_is_said_to_be_one() -> None:
@@ -420,8 +444,8 @@ def test_a_move_beyond_both_intervals_is_said_to_be_one() -> None:
         "spend 50.00 in both, incremental revenue 50.00 (90% CI 40.00 to 60.00) then 100 "
         "(90% CI 75.00 to 125), iROAS 1.00 (90% CI 0.8 to 1.20) then 2.00"
     ) in text
-    assert "The two iROAS intervals of tiktok do not overlap: a change the analyses tell apart" \
-        in text  # fmt: skip
+    assert ("Each iROAS estimate of tiktok lies beyond the other analysis's interval: a change "
+            "the analyses tell apart") in text  # fmt: skip
     # days the windows do not share, and a channel only one analysis has
     later = _attribution("an-" + "3" * 20, 2, (1.0, 0.8, 1.2), 2)
     later.attribution.daily.ClearField("dates")
@@ -447,4 +471,33 @@ def test_a_model_not_passing_its_health_checks_is_said() -> None:
     assert not done.flagged
     assert ("Model health: PASS in the earlier, REVIEW in the later; a figure of a model under "
             "REVIEW is indicative rather than established.") in done.text  # fmt: skip
-    assert "The two iROAS intervals of tiktok overlap, so the move is not a change" in done.text
+    assert ("Each iROAS estimate of tiktok lies inside the other analysis's interval, so the move "
+            "is not a change") in done.text  # fmt: skip
+
+
+def test_explain_judges_a_move_by_the_rule_compare_prints() -> None:
+    """s19 V2-F4: R42's meta prospecting pair, 2.02 [0.40, 4.11] then 0.00 [0, 1.85]: the two
+    intervals overlap, yet each estimate lies beyond the other's interval; ``liftos compare``
+    says MOVED, and Explain (both audiences) said "cannot tell apart". Now both say moved; and a
+    pair with each estimate inside the other's interval is "cannot tell apart" in both."""
+    from mesh.cli.compare import lines
+
+    for roas, moved in (((0.0, 0.0, 1.85), True), ((1.5, 0.5, 3.0), False)):
+        old = _attribution("an-" + "1" * 20, 3, (2.02, 0.40, 4.11), 0)
+        new = _attribution("an-" + "2" * 20, 3, roas, 1)
+        table = next(x for x in lines(compare(old, new)) if x.startswith("tiktok"))
+        assert ("MOVED" in table) is moved, table
+        analyst = _grounded_change(old, new, old.analysis_id).text
+        executive = _grounded_change(old, new, old.analysis_id, Audience.EXECUTIVE).text
+        if moved:
+            assert ("Each iROAS estimate of tiktok lies beyond the other analysis's interval: a "
+                    "change the analyses tell apart.") in analyst  # fmt: skip
+            assert "Tiktok, earlier then later" in executive and "tell apart." in executive
+            assert "can tell apart" not in analyst + executive
+        else:
+            assert ("Each iROAS estimate of tiktok lies inside the other analysis's interval, so "
+                    "the move is not a change the analyses can tell apart.") in analyst  # fmt: skip
+            assert (
+                "For tiktok, each analysis's estimate lies inside the other's interval, so "
+                "their moves are not changes the analyses can tell apart."
+            ) in executive
