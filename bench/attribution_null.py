@@ -69,6 +69,7 @@ from causal_svc.errors import ContradictoryCalibration
 from tests.causal.attribution.world import world
 
 CHANNEL = "meta_prospecting"
+_SEEDS_TO_JUDGE = 400  # binomial SE of a 5% rate ≈ 1.1 points
 
 
 IDENTIFICATION = Identification.NATIONAL
@@ -267,12 +268,17 @@ def main() -> None:
     print(f"  what a user would have believed: platform ROAS {platform.mean():.2f}, naive "
           f"regression {naive.mean():.2f}")  # fmt: skip
     print(f"({time.perf_counter() - t0:.0f} s)")
+    # A 5% rate is judged only where its standard error is about a point (R44-F2: 20 seeds read
+    # "0% ✓" beside 5.9% on 1,000); a smaller run records the figure unjudged.
+    judged = args.seeds >= _SEEDS_TO_JUDGE
     figure(f"null channel called significantly positive, calibrated, {args.seeds} seeds",
            100 * np.mean(low > 0), "%", reference="without calibration",
-           reference_value=100 * np.mean(low_u > 0), target="≤ 5%", met=np.mean(low > 0) <= 0.05,
+           reference_value=100 * np.mean(low_u > 0), target="≤ 5%",
+           met=bool(np.mean(low > 0) <= 0.05) if judged else None,
            note=f"Wald interval alone {100 * np.mean(wald > 0):.0f}% / {100 * np.mean(wald_u > 0):.0f}% "
                 f"uncalibrated; platform ROAS {platform.mean():.2f}, naive {naive.mean():.2f}; "
-                "truth 0")  # fmt: skip
+                "truth 0" + ("" if judged else
+                             f"; not judged: fewer than {_SEEDS_TO_JUDGE} seeds"))  # fmt: skip
 
 
 if __name__ == "__main__":
