@@ -325,6 +325,8 @@ class ExperimentRegistry(LockedSQLite):
                     "DELETE FROM experiments WHERE org_id = ? AND experiment_id = ?",
                     [(org_id, e) for e in found],
                 )
+        if found and not dry_run:
+            self._erased()  # a deleted design leaves the files (V1 F3), not only the answers
         held = set(found)
         missing = [e for e in experiment_ids or () if e not in held]
         return found, missing

@@ -150,7 +150,9 @@ class FactorRegistry(LockedSQLite):
         returns (names deleted, series deleted, requested names the org has not registered).
         With ``dry_run`` nothing is deleted: what would be. The org's generation moves (and
         is never reset: a stream holding a table of an earlier generation must reload), so
-        no open Ingest stream of any replica joins a deleted series onto a later row."""
+        no open Ingest stream of any replica joins a deleted series onto a later row. The
+        deleted values leave the database file and its write-ahead log
+        (:meth:`LockedSQLite._erased`)."""
         with self._transaction() as db:
             rows = db.execute(
                 "SELECT name, COUNT(*) FROM factor_series WHERE org_id = ? GROUP BY name "
@@ -169,6 +171,8 @@ class FactorRegistry(LockedSQLite):
                     "UPDATE factor_generation SET generation = generation + 1 WHERE org_id = ?",
                     (org_id,),
                 )
+        if found and not dry_run:
+            self._erased()  # a deleted series leaves the files (V1 F3), not only the answers
         missing = [n for n in names or () if n not in held]
         return found, sum(held[n] for n in found), missing
 

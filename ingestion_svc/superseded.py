@@ -143,7 +143,8 @@ class SupersededLog(LockedSQLite):
 
     def drop(self, org_id: str, record_ids: Iterable[str]) -> int:
         """Forget every logged version of these records of the org (memory no longer holds
-        them); returns how many versions went."""
+        them); returns how many versions went. They leave the database file and its
+        write-ahead log (:meth:`LockedSQLite._erased`)."""
         ids = sorted(set(record_ids))
         dropped = 0
         with self._transaction() as db:
@@ -154,6 +155,8 @@ class SupersededLog(LockedSQLite):
                     f"DELETE FROM superseded WHERE org_id = ? AND record_id IN ({marks})",
                     (org_id, *part),
                 ).rowcount
+        if dropped:
+            self._erased()  # the hashes of erased rows leave the files, not only the answers
         return dropped
 
     def count(self, org_id: str) -> int:
