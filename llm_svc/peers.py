@@ -162,13 +162,25 @@ class AnalysisReader(Peer["causal_grpc.CausalServiceAsyncStub"]):  # quoted: Asy
         return ChangeInterval(d.estimate, d.lower, d.upper, round(d.level * 100) or ask.level)
 
 
+# The explanation's first words wait for the data check, which is advice ("not checked" is
+# said when it fails): a surfacing service that accepts calls but never answers delays them by
+# at most CHECK_CAP_S, or CHECK_SHARE of the caller's remaining time if less (s19 V2-F9: 10 s
+# before, on every call). A healthy check answers in milliseconds (docs/performance.md).
+CHECK_CAP_S = 2.0
+CHECK_SHARE = 0.25
+
+
 class DataCheck(Peer["surfacing_grpc.SurfacingServiceAsyncStub"]):  # quoted: .pyi-only
     """Asks the surfacing service whether the data under an analysis's window changed since
     it was made (the analysis's figures describe the data as it was)."""
 
-    def __init__(self, target: str, *, timeout: float = 10.0) -> None:
-        # the explanation waits for it: a surfacing service that hangs delays it this long
+    def __init__(self, target: str, *, timeout: float = CHECK_CAP_S) -> None:
         super().__init__(target, surfacing_grpc.SurfacingServiceStub, timeout=timeout)
+
+    def within(self, remaining: float | None) -> float:
+        """The check's timeout: its cap, or a share of the caller's remaining time if less."""
+        cap = super().within(remaining)
+        return cap if remaining is None else min(cap, CHECK_SHARE * remaining)
 
     async def changes(
         self, org_id: str, analysis_id: str, *, timeout: float | None = None
@@ -176,11 +188,14 @@ class DataCheck(Peer["surfacing_grpc.SurfacingServiceAsyncStub"]):  # quoted: .p
         """(what changed, a line per kind of change; why it was not checked, or ""). A call
         that fails never fails the caller: the check is advice, and its failure is said."""
         request = surfacing_pb.CheckAnalysisDataRequest(org_id=org_id, analysis_id=analysis_id)
+        limit = self.within(timeout)
         try:
-            reply = await self.stub().CheckAnalysisData(request, timeout=self.within(timeout))
+            reply = await self.stub().CheckAnalysisData(request, timeout=limit)
         except grpc.aio.AioRpcError as error:
             # UNAVAILABLE (no surfacing service), PERMISSION_DENIED or UNIMPLEMENTED (one older
             # than this llm service), DEADLINE_EXCEEDED: the explanation says it was not checked
             # (the code alone: a connection error's details are a paragraph of addresses)
+            if error.code() is grpc.StatusCode.DEADLINE_EXCEEDED:
+                return (), f"the surfacing service did not answer within {limit:.2g} s"
             return (), f"the surfacing service answered {error.code().name}"
         return tuple(reply.warnings), ""
