@@ -115,7 +115,11 @@ def test_a_state_stored_before_the_spend_change_restores(demo: World) -> None:
     exp = demo.experiment
     assert exp is not None
     fit = fit_mmm(demo.panel, ModelSpec(), [exp])
-    with pickled_without(LiftTest, ("spend_change", "treatment_units")):
+    # the layout a build of that time wrote: the fields added after them absent too (a slots
+    # dataclass unpickles by position, and a layout no build wrote is refused: 652ce53)
+    absent = ("spend_change", "treatment_units", "counterfactual_spend", "spend_added",
+              "spend_removed")  # fmt: skip
+    with pickled_without(LiftTest, absent):
         blob = state_to_bytes(fit.state())
     restored = state_from_bytes(blob)
     (t,) = restored.lift_tests
