@@ -60,6 +60,7 @@ from causal_svc.peers import (
     design_of,
 )
 from causal_svc.record_tables import ExperimentDesign, experiment_window
+from mesh.runtime.audit import log_deletion
 from mesh.runtime.cancellation import CancelToken, run_with
 from mesh.runtime.exceptions import DependencyUnavailable, InvalidInput, ResourceExhausted
 from mesh.runtime.money import FX_KIND, MixedCurrencies, mixed_pairs, spend_in_outcome_currency
@@ -685,6 +686,9 @@ class CausalService(causal_grpc.CausalServiceServicer):
         deleted = await asyncio.to_thread(
             self._analyses.delete, q.org_id, q.analysis_ids, dry_run=q.dry_run
         )
+        log_deletion("DeleteAnalyses", q.org_id, q.analysis_ids, dry_run=q.dry_run,  # V2-F7
+                     deleted=deleted.deleted_ids, not_found=deleted.not_found,
+                     what="analyses", extra="with their fitted models")  # fmt: skip
         return convert.deleted_to_proto(deleted)
 
 

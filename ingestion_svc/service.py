@@ -29,6 +29,7 @@ from ingestion_svc.peers import MemoryClient
 from ingestion_svc.raw_batch import RawBatch
 from ingestion_svc.stream import PIPELINE_DEPTH, IngestStream, StreamDeps
 from ingestion_svc.superseded import SupersededLog, forget_erased
+from mesh.runtime.audit import log_deletion
 from mesh.runtime.config import DEFAULT_MAX_MESSAGE_BYTES
 from mesh.runtime.pipeline import Pipeline
 from mesh.runtime.protoconv import require_org
@@ -128,6 +129,11 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
         deleted, missing = await asyncio.to_thread(
             self.registry.delete, org, ids, dry_run=request.dry_run
         )
+        # the erasure's record, as memory's DeleteRecords leaves one (s19 V2-F7)
+        log_deletion(
+            "DeleteExperiments", org, ids, dry_run=request.dry_run, deleted=deleted,
+            not_found=missing, what="experiments",
+        )  # fmt: skip
         return ingestion_pb.DeleteExperimentsResponse(deleted_ids=deleted, not_found=missing)
 
     async def DeleteExternalFactors(
@@ -137,6 +143,10 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
         deleted, series, missing = await asyncio.to_thread(
             self.factors.delete, org, names, dry_run=request.dry_run
         )
+        log_deletion(
+            "DeleteExternalFactors", org, names, dry_run=request.dry_run, deleted=deleted,
+            not_found=missing, what="factors", extra=f"{series:,} series, a name in a geo each",
+        )  # fmt: skip
         return ingestion_pb.DeleteExternalFactorsResponse(
             deleted_names=deleted, series_count=series, not_found=missing
         )
