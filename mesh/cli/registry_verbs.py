@@ -5,13 +5,17 @@ null.
 
 A delete without ``--yes`` lists what it would delete and asks for the org id at a terminal
 (as ``liftos memory delete``); elsewhere it stops there and exits 1. Ids or names the org has
-not registered are said, not refused: the same delete run again after one that succeeded
-exits 0, saying nothing is left.
+not registered are deleted from nothing: the ones it has are deleted, and the command exits 1
+naming the missing ones with the registered ids spelled alike, as ``memory delete`` and
+``analyses delete`` do (a typo must not read as erased, R40-F5, s19 V2-F3); so does the same
+delete run again after one that succeeded (its ids are no longer registered). ``--all`` of
+an org with nothing registered exits 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import math
 import sys
@@ -80,13 +84,13 @@ def _delete(
         would, missing, extra = call(True)
         _said("would delete", would, missing, what, org, extra, registered)
         if args.dry_run or not would:
-            return 0
+            return 1 if missing else 0
         if not _confirmed(org):
             print("not deleted: re-run with --yes to delete them", file=sys.stderr)
             return 1
     deleted, missing, extra = call(False)
     _said("deleted", deleted, missing, what, org, extra, registered)
-    return 0
+    return 1 if missing else 0
 
 
 def _said(
@@ -103,11 +107,26 @@ def _said(
     if missing:
         held = registered()
         offer = ", ".join(held[:_OFFERED]) + (", …" if len(held) > _OFFERED else "")
+        alike = sorted({h for x in missing for h in held if _alike(x, h)})
         print(
-            f"not registered in org {org}: {', '.join(missing)} "
-            f"({'the org registers ' + offer if held else 'the org registers none'})",
+            f"error: not registered in org {org}: {', '.join(missing)} "
+            + (f"(spelled alike: {', '.join(alike)}; " if alike else "(")
+            + (f"the org registers {offer})" if held else "the org registers none)")
+            + "; one deleted before is not registered either",
             file=sys.stderr,
         )
+
+
+def _alike(typed: str, held: str) -> bool:
+    """A registered id the typed one may have meant: the same after trimming and case
+    folding, one a prefix of the other (``e1_typo``, ``e1``), or close in spelling (``ccl``,
+    ``cci``)."""
+    a, b = typed.strip().casefold(), held.strip().casefold()
+    if not a or not b:
+        return False
+    if a == b or a.startswith(b) or b.startswith(a):
+        return True
+    return difflib.SequenceMatcher(None, a, b).ratio() >= 0.6
 
 
 def cmd_experiments_delete(args: argparse.Namespace, peers: PeerConfig) -> int:

@@ -1,7 +1,8 @@
 """`liftos experiments delete` / `liftos factors delete` (audit R40 F2) and `--json` of their
 `list` verbs (R41 F7), over a real ingestion (and memory): refused without --yes away from a
 terminal, listed by --dry-run, deleted with --yes, a name not registered said with what the
-org does register, a second run exits 0; the SDK splits a long id list into calls of 1,000."""
+org does register and exit 1 (a typo must not read as erased, as memory and analyses delete;
+s19 V2-F3), a second run too; the SDK splits a long id list into calls of 1,000."""
 
 from __future__ import annotations
 
@@ -103,12 +104,21 @@ def test_list_json_then_delete(
     assert cli.main(["experiments", "list", "--org", ORG]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 2
 
-    assert cli.main([*delete, "e1", "nope", "--yes"]) == 0
+    # a typo: nothing deleted, exit 1 naming the ids spelled alike (0 before s19 V2-F3)
+    assert cli.main([*delete, "e1_typo", "--yes"]) == 1
+    out, err = capsys.readouterr()
+    assert "deleted 0 experiments" in out
+    assert (f"error: not registered in org {ORG}: e1_typo (spelled alike: e1; the org registers "
+            "e1, e2)") in err  # fmt: skip
+    assert cli.main([*delete, "e1_typo", "--dry-run"]) == 1
+    capsys.readouterr()
+    # the registered one is deleted, the other still refused
+    assert cli.main([*delete, "e1", "nope", "--yes"]) == 1
     out, err = capsys.readouterr()
     assert f"deleted 1 experiments of org {ORG}: e1" in out
     assert f"not registered in org {ORG}: nope (the org registers e2)" in err
-    # run again: nothing left of it, said, exit 0
-    assert cli.main([*delete, "e1", "--yes"]) == 0
+    # run again: nothing left of it, said, exit 1 as analyses delete's re-run
+    assert cli.main([*delete, "e1", "--yes"]) == 1
     out, err = capsys.readouterr()
     assert "deleted 0 experiments" in out and "not registered in org client-z: e1" in err
     assert cli.main([*delete, "--all", "--yes"]) == 0
@@ -117,6 +127,8 @@ def test_list_json_then_delete(
     assert capsys.readouterr().out == ""
 
     fdelete = ["factors", "delete", "--org", ORG]
+    assert cli.main([*fdelete, "ccl", "--yes"]) == 1
+    assert "not registered in org client-z: ccl (spelled alike: cci;" in capsys.readouterr().err
     assert cli.main([*fdelete, "cci", "--yes"]) == 0
     assert f"deleted 1 factors (1 series) of org {ORG}: cci" in capsys.readouterr().out
     assert cli.main([*fdelete, "--all", "--yes"]) == 0
