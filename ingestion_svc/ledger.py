@@ -288,7 +288,10 @@ class BatchLedger(LockedSQLite):
                 "ON CONFLICT (org_id) DO UPDATE SET generation = generation + 1",
                 (org_id,),
             )
-            return db.execute("DELETE FROM batches WHERE org_id = ?", (org_id,)).rowcount
+            gone = db.execute("DELETE FROM batches WHERE org_id = ?", (org_id,)).rowcount
+        if gone:  # an erasure: the acks (batch ids, counts) leave the files too
+            self._erased()
+        return int(gone)
 
     def generation(self, org_id: str) -> int:
         """How many times the org's acks were forgotten (0: never)."""
