@@ -244,6 +244,7 @@ def no_match(client: Any, args: argparse.Namespace) -> list[str]:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
+    from mesh.cli.exits import exit_status
     from mesh.sdk.memory import LedgerNotForgotten
 
     named = [args.source, args.account_id, args.start, args.end]
@@ -275,7 +276,9 @@ def cmd_delete(args: argparse.Namespace) -> int:
             if failure.deleted is not None:
                 print("\n".join(_counted(failure.deleted, args.org, "deleted")))
             print(f"error: {failure}", file=sys.stderr)
-            return 1
+            # by ForgetBatches' code: UNAVAILABLE is RETRY (4), the "run it again" the message
+            # says, which a scheduler reading the exit table retries (1 before s19 V2-F3)
+            return exit_status(failure)
         print("\n".join(_counted(done, args.org, "deleted")))
         print(f"org {args.org} now holds {done.org_record_count:,} records; ingestion's ledger "
               "forgot its batches, so an export sent again is written again")  # fmt: skip
