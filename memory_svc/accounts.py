@@ -20,6 +20,7 @@ column first (:func:`unknown_found`), inside its write transaction.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -221,3 +222,21 @@ def audit_text(org_id: str, flt: DeletionFilter, done: Deletion) -> str:
         f"({per or 'none'}) and {done.history_count} replaced versions; the org holds "
         f"{done.org_record_count} records"
     )
+
+
+def said_filled(logger: logging.Logger, org_id: str, filled: int, *, done: bool) -> None:
+    """The log line for ``filled`` rows whose account was read from their payloads: a
+    WARNING once they are committed; a dry run (or a deletion that chose nothing) rolls the
+    fill back, so it only says it would fill them (INFO: nothing was repaired)."""
+    if not filled:
+        return
+    if done:
+        logger.warning(
+            "%d records of %s had no account_id in measures (written by a build from before "
+            "the column): filled from their payloads", filled, org_id,
+        )  # fmt: skip
+    else:
+        logger.info(
+            "%d records of %s have no account_id in measures (written by a build from before "
+            "the column): read from their payloads; a deletion would fill them", filled, org_id,
+        )  # fmt: skip

@@ -36,6 +36,7 @@ from memory_svc.accounts import (
     DeletionFilter,
     chosen_sql,
     listed,
+    said_filled,
     summaries,
     unknown_found,
 )
@@ -93,7 +94,9 @@ class SQLiteAccounts:
             db = self._writer
             db.execute("BEGIN IMMEDIATE")
             try:
-                _fill_unknown(db, org_id, self.decode_accounts)
+                # filled inside the transaction so the choice below sees the accounts; a dry
+                # run's ROLLBACK undoes it, so only a commit may say it was filled (s19 V3 F3)
+                filled = _fill_unknown(db, org_id, self.decode_accounts)
                 seqs = _doomed(db, org_id, flt)
                 accounts = summaries(db.execute(
                     ACCOUNTS.format(where="m.seq IN (SELECT seq FROM doomed)")).fetchall())  # fmt: skip
@@ -104,6 +107,7 @@ class SQLiteAccounts:
                 count, checksum, max_seq = state if state else (0, 0, 0)
                 if dry_run or not len(seqs):
                     db.execute("ROLLBACK")
+                    _said_filled(org_id, filled, done=False)
                     return Deletion(seqs, history, accounts, count, max_seq, dry_run)
                 max_seq = _remove(db, org_id, seqs, now_us)
                 count -= len(seqs)
@@ -114,6 +118,7 @@ class SQLiteAccounts:
                 )
                 db.execute("DELETE FROM doomed")
                 db.execute("COMMIT")
+                _said_filled(org_id, filled, done=True)
             except BaseException:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
@@ -130,16 +135,18 @@ class SQLiteAccounts:
         return Deletion(seqs, history, accounts, count, max_seq, False)
 
 
-def _fill_unknown(db: sqlite3.Connection, org_id: str, decode: DecodeAccounts | None) -> None:
+def _fill_unknown(db: sqlite3.Connection, org_id: str, decode: DecodeAccounts | None) -> int:
     """The column of the org's rows a build that did not know it wrote ("") gets the account
-    their payloads name, so that the deletion's choice below sees it (``memory_svc.accounts``)."""
+    their payloads name, so that the deletion's choice below sees it (``memory_svc.accounts``).
+    Returns how many rows; the caller says so once it knows whether they stay."""
     found = unknown_found(db.execute(UNKNOWN.format(mark="?"), (org_id,)).fetchall(), decode)
     if found:
         db.executemany("UPDATE measures SET account_id = ? WHERE seq = ?", found)
-        _LOGGER.warning(
-            "%d records of %s had no account_id in measures (written by a build from before "
-            "the column): filled from their payloads", len(found), org_id,
-        )  # fmt: skip
+    return len(found)
+
+
+def _said_filled(org_id: str, filled: int, *, done: bool) -> None:
+    said_filled(_LOGGER, org_id, filled, done=done)
 
 
 def _doomed(db: sqlite3.Connection, org_id: str, flt: DeletionFilter) -> np.ndarray:

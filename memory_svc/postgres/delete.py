@@ -23,6 +23,7 @@ from memory_svc.accounts import (
     DeletionFilter,
     chosen_sql,
     listed,
+    said_filled,
     summaries,
     unknown_found,
 )
@@ -69,7 +70,8 @@ def delete_records(
     with conn.transaction() as tx:
         cur = conn.cursor()
         cur.execute("SELECT value FROM meta WHERE key = 'next_seq' FOR UPDATE")
-        _fill_unknown(cur, org_id, decode)
+        # filled in the transaction so the choice sees the accounts; only a commit keeps it
+        filled = _fill_unknown(cur, org_id, decode)
         where, params = chosen_sql(org_id, flt, mark="%s")
         doomed = [r[0] for r in cur.execute(  # type: ignore[arg-type]
             f"SELECT m.seq FROM measures m WHERE {where} ORDER BY m.seq", params).fetchall()]  # fmt: skip
@@ -83,6 +85,7 @@ def delete_records(
             got = cur.execute(f"SELECT COUNT(*) {_HISTORY}", (org_id, doomed, doomed)).fetchone()
             history = int(got[0]) if got else 0
             counted = Deletion(seqs, history, chosen, count, max_seq, dry_run)
+            said_filled(_LOGGER, org_id, filled, done=False)
             raise psycopg.Rollback(tx)  # leaves the block: nothing written
         history = cur.execute(f"DELETE {_HISTORY}", (org_id, doomed, doomed)).rowcount
         max_seq = _remove(cur, org_id, doomed, now_us)
@@ -94,11 +97,13 @@ def delete_records(
         )
     if counted is not None:
         return counted
+    said_filled(_LOGGER, org_id, filled, done=True)
     return Deletion(seqs, history, chosen, count, max_seq, False)
 
 
-def _fill_unknown(cur: psycopg.Cursor, org_id: str, decode: DecodeAccounts | None) -> None:  # type: ignore[type-arg]
-    """As ``memory_svc.sqlite_delete._fill_unknown``: rows an older replica wrote with ""."""
+def _fill_unknown(cur: psycopg.Cursor, org_id: str, decode: DecodeAccounts | None) -> int:  # type: ignore[type-arg]
+    """As ``memory_svc.sqlite_delete._fill_unknown``: rows an older replica wrote with "";
+    returns how many."""
     found = unknown_found(cur.execute(UNKNOWN.format(mark="%s"), (org_id,)).fetchall(), decode)  # type: ignore[arg-type]
     if found:
         cur.execute(
@@ -106,10 +111,7 @@ def _fill_unknown(cur: psycopg.Cursor, org_id: str, decode: DecodeAccounts | Non
             "AS u(value, seq) WHERE m.seq = u.seq",
             ([a for a, _ in found], [s for _, s in found]),
         )
-        _LOGGER.warning(
-            "%d records of %s had no account_id in measures (written by a build from before "
-            "the column): filled from their payloads", len(found), org_id,
-        )  # fmt: skip
+    return len(found)
 
 
 def _remove(cur: psycopg.Cursor, org_id: str, doomed: list[int], now_us: int) -> int:  # type: ignore[type-arg]

@@ -147,9 +147,15 @@ def _blank(make: Callable[..., object], data: Path, account: str) -> int:
         db.close()
 
 
+def _fill_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if r.levelno >= logging.WARNING and "filled from their payloads" in r.getMessage()]  # fmt: skip
+
+
 def test_rows_an_older_build_wrote_without_the_account_column_count_under_their_account(
     builds: Builds,  # noqa: F811
     tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     make = builds()
     data = tmp_path / "m"
@@ -163,12 +169,21 @@ def test_rows_an_older_build_wrote_without_the_account_column_count_under_their_
         counted = stub.DeleteRecords(dry, timeout=60)
         none_counted = stub.DeleteRecords(no_account, timeout=60)
     assert counted.deleted_count > 0
-    assert _blank(make, data, "act-2") > 0
+    blanked = _blank(make, data, "act-2")
+    assert blanked > 0
+    caplog.set_level(logging.INFO, logger="memory_svc")
     with _memory(make, data) as stub:
         assert stub.ListAccounts(listing, timeout=60) == listed
         assert stub.DeleteRecords(dry, timeout=60) == counted
         assert stub.DeleteRecords(no_account, timeout=60) == none_counted
+        # a dry run rolls its fill back: it must not say the column was filled (s19 V3 F3)
+        assert _fill_warnings(caplog) == []
+        assert any(f"{blanked} records of {ORG} have no account_id" in r.getMessage()
+                   and "would fill" in r.getMessage() for r in caplog.records)  # fmt: skip
         done = _delete(stub, account_id="act-2")
+        said = _fill_warnings(caplog)
+        assert said == [f"{blanked} records of {ORG} had no account_id in measures (written "
+                        "by a build from before the column): filled from their payloads"]  # fmt: skip
         assert (done.deleted_count, done.history_count, list(done.accounts)) == (
             counted.deleted_count, counted.history_count, list(counted.accounts)
         )  # fmt: skip
