@@ -14,7 +14,16 @@ as a fact, never as the action. The reallocation does not move the channel eithe
 
 A test whose result is recorded no longer holds the channel: an analysis run after it can be
 calibrated by it (``liftos analyze`` reads recorded results as lift tests); one that already
-is (its id among the analysis's calibration entries) is the model's own evidence.
+is (its id among the analysis's calibration entries) is the model's own evidence, and so is
+the channel's calibration against an older test of it left unread: the newer test calibrates
+the model past it (s19 V2-F10).
+
+A test that ended without a recorded result holds for a read-out period of
+:data:`READ_OUT_DAYS` after its end, not for as long as an analysis window near it lasts (a
+180-day window held a channel 208 days after its test ended, V2-F5): a test that cannot be
+estimated (too few units, stopped early) or was read outside LiftOS and never recorded would
+otherwise keep its channel off every move for months. The hold says when it lapses and how to
+record the result; once lapsed, the model alone is acted on, as for any channel.
 """
 
 from __future__ import annotations
@@ -27,12 +36,28 @@ from mesh.runtime.usual_days import USUAL_DAYS, RegisteredTest
 from surfacing_svc.actions import Action, ActionKind, Fact
 from surfacing_svc.intervals import Interval
 
-__all__ = ["NEAR_DAYS", "awaiting_read_out", "hold_for_test", "hold_warnings"]
+__all__ = [
+    "NEAR_DAYS",
+    "READ_OUT_DAYS",
+    "awaiting_read_out",
+    "hold_for_test",
+    "hold_warnings",
+    "lapses",
+]
 
 # A test that ends this many days before the analysis window or starts this many days after
 # it is "near" it: its read-out bears on the channel the plan would move now (USUAL_DAYS, the
 # span a plan reads business as usual from).
 NEAR_DAYS = USUAL_DAYS
+# How long after its end a test without a recorded result still holds its channel: four weeks
+# to estimate or record it (a geo test's read-out takes days once its data is in).
+READ_OUT_DAYS = 28
+
+
+def lapses(t: RegisteredTest) -> dt.date:
+    """The first analysis end date on which ``t``, still without a recorded result, no longer
+    holds its channel."""
+    return t.end + dt.timedelta(days=READ_OUT_DAYS)
 
 
 def awaiting_read_out(
@@ -40,14 +65,22 @@ def awaiting_read_out(
     calibrated_by: Collection[str] = (),
 ) -> dict[str, RegisteredTest]:  # fmt: skip
     """Channel -> the registered test (running or ended, without a recorded result, nor
-    calibrating the analysis) whose window meets ``start``..``end`` widened by
-    :data:`NEAR_DAYS` on each side; of several, the one that ends last."""
-    lo, hi = start - dt.timedelta(days=NEAR_DAYS), end + dt.timedelta(days=NEAR_DAYS)
+    calibrating the analysis, nor older than a test that does) that starts by :data:`NEAR_DAYS`
+    after ``end`` and, as of ``end``, runs or ended less than :data:`READ_OUT_DAYS` before;
+    of several, the one that ends last."""
+    hi = end + dt.timedelta(days=NEAR_DAYS)
+    # the latest end of a test calibrating the analysis, per channel it tests
+    calibrated: dict[str, dt.date] = {}
+    for t in tests:
+        if t.channel and t.experiment_id in calibrated_by:
+            calibrated[t.channel] = max(t.end, calibrated.get(t.channel, t.end))
     out: dict[str, RegisteredTest] = {}
     for t in tests:
         if not t.channel or t.read_out or t.experiment_id in calibrated_by:
             continue
-        if t.end < lo or t.start > hi:
+        if t.start > hi or lapses(t) <= end:
+            continue
+        if t.channel in calibrated and t.end <= calibrated[t.channel]:
             continue
         if t.channel not in out or t.end > out[t.channel].end:
             out[t.channel] = t
@@ -61,8 +94,10 @@ def _test_words(t: RegisteredTest, end: dt.date) -> str:
         when = (f"as of the analysis's last day {end} it runs to {t.end}, and its read-out is "
                 f"due after {t.end}")  # fmt: skip
     else:
-        when = (f"it ended {t.end} and no result is recorded yet: its read-out is due now "
-                f"(`liftos estimate --experiment {t.experiment_id} --record`)")  # fmt: skip
+        when = (f"it ended {t.end} and no result is recorded yet: record it (`liftos estimate "
+                f"--experiment {t.experiment_id} --record`, or `liftos experiments record "
+                f"{t.experiment_id}` for a result read outside LiftOS), or the hold lapses on "
+                f"{lapses(t)}, {READ_OUT_DAYS} days after the test's end")  # fmt: skip
     return (f"registered experiment {t.experiment_id} ({t.status or 'registered'}, "
             f"{t.start}..{t.end}{geos}) tests {t.channel}: {when}")  # fmt: skip
 
@@ -85,11 +120,15 @@ def hold_for_test(
     else:
         alone = "the observational model alone would hold it too"
     s0 = action.current_spend
+    if test.end > end:
+        state = f"{test.experiment_id} is testing it (read-out due after {test.end})"
+    else:
+        state = (f"{test.experiment_id} ended {test.end} without a recorded result: record it "
+                 f"(liftos experiments record) or the hold lapses on {lapses(test)}")  # fmt: skip
     return replace(
         action,
         kind=ActionKind.HOLD,
-        action=f"hold {ch} at its current spend: {test.experiment_id} is testing it (read-out "
-        f"due after {test.end})",
+        action=f"hold {ch} at its current spend: {state}",
         rationale=f"{words}; a budget move on {ch} is not made from the observational model "
         "while its registered test runs or awaits its read-out: the test answers whether "
         f"{ch} pays directly, and the model's figures for it are the least reliable during "

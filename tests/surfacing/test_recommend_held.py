@@ -1,7 +1,8 @@
 """R42-F1: a channel whose registered experiment runs, or ended without its result, in or near
 the analysis window is held, naming the test and its read-out, whatever the model's draws say;
-the reallocation does not move it either. A recorded result, or a calibration by the test,
-lifts the hold."""
+the reallocation does not move it either. A recorded result, or a calibration by the test (or
+by a newer test of the channel), lifts the hold; an ended test unrecorded holds for
+READ_OUT_DAYS after its end and says so (s19 V2-F5, F10)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from surfacing_svc.planning import PlanningModel, RecommendQuestion, answer_recommend
 from surfacing_svc.recommend import ActionKind
-from surfacing_svc.registered_holds import NEAR_DAYS, awaiting_read_out
+from surfacing_svc.registered_holds import NEAR_DAYS, READ_OUT_DAYS, awaiting_read_out
 from surfacing_svc.usual_spend import RegisteredTest, RegisteredTests
 from tests.surfacing.curves_fixtures import hill
 
@@ -70,8 +71,16 @@ def test_an_ended_test_without_its_result_holds_until_it_is_recorded() -> None:
     )
     held = _by_channel([ended])[0]["google"]
     assert held.kind is ActionKind.HOLD
+    # said by its state, with the way out and the day the hold ends (it said "exp_1 is
+    # testing it (read-out due after 2025-01-29)" before V2-F5)
+    assert held.action == (
+        "hold google at its current spend: exp_1 ended 2025-01-29 without a recorded result: "
+        "record it (liftos experiments record) or the hold lapses on 2025-02-26"
+    )
     assert "ended 2025-01-29 and no result is recorded" in held.rationale
     assert "liftos estimate --experiment exp_1 --record" in held.rationale
+    assert "`liftos experiments record exp_1` for a result read outside LiftOS" in held.rationale
+    assert "the hold lapses on 2025-02-26, 28 days after the test's end" in held.rationale
     # Recorded: the hold is lifted (an analysis re-run is calibrated by it).
     assert _by_channel([replace(ended, read_out=True)])[0]["google"].kind is ActionKind.CUT
     # Already calibrating this analysis: the model's own evidence.
@@ -91,11 +100,44 @@ def test_a_scale_and_an_unidentified_channel_are_held_too() -> None:
     assert "would propose a test" in held.rationale
 
 
+def test_an_unrecorded_test_holds_for_its_read_out_period_not_the_window() -> None:
+    """V2-F5: a test ended 2024-12-10 held google on every 180-day analysis up to 2025-07-01,
+    "exp_1 is testing it". Now it holds analyses ending before 2025-01-07 only."""
+    ended = replace(HOLDOUT, start=dt.date(2024, 11, 13), end=dt.date(2024, 12, 10),
+                    status="completed")  # fmt: skip
+    for last, held in ((dt.date(2025, 1, 6), True), (dt.date(2025, 1, 7), False),
+                       (dt.date(2025, 7, 1), False)):  # fmt: skip
+        model = replace(MODEL, start=last - dt.timedelta(days=179), end=last)
+        seen, answer = _by_channel([ended], model)
+        assert (seen["google"].kind is ActionKind.HOLD) is held, last
+        assert any("exp_1" in w for w in answer.warnings) is held, last
+        if not held:
+            assert seen["google"].kind is ActionKind.CUT  # the model alone, as with no test
+
+
+def test_a_channel_calibrated_by_a_newer_test_is_not_held_for_an_older_unread_one() -> None:
+    """V2-F10: google calibrated by exp_new (read out) was still held for exp_old, an earlier
+    test of it never recorded. A test newer than the calibration still holds."""
+    new = replace(HOLDOUT, experiment_id="exp_new", start=dt.date(2025, 1, 1),
+                  end=dt.date(2025, 1, 28), status="completed", read_out=True)  # fmt: skip
+    old = replace(new, experiment_id="exp_old", start=dt.date(2024, 12, 20),
+                  end=dt.date(2025, 1, 10), read_out=False)  # fmt: skip
+    calibrated = replace(MODEL, calibrated_by=("exp_new",))
+    assert _by_channel([old, new], calibrated)[0]["google"].kind is ActionKind.CUT
+    # without the calibration, the unread test holds as before
+    assert _by_channel([old, new])[0]["google"].kind is ActionKind.HOLD
+    # a test ending after the calibrating one is one the calibration does not cover
+    later = replace(old, start=dt.date(2025, 1, 15), end=dt.date(2025, 1, 29))
+    held = _by_channel([later, new], calibrated)[0]["google"]
+    assert held.kind is ActionKind.HOLD and "exp_old" in held.action
+
+
 @pytest.mark.parametrize(
     ("start", "end", "held"),
     [
-        (START - dt.timedelta(days=60), START - dt.timedelta(days=NEAR_DAYS + 1), False),
-        (START - dt.timedelta(days=60), START - dt.timedelta(days=NEAR_DAYS), True),
+        # ended before the analysis's last day: held for READ_OUT_DAYS after its end
+        (START - dt.timedelta(days=60), END - dt.timedelta(days=READ_OUT_DAYS), False),
+        (START - dt.timedelta(days=60), END - dt.timedelta(days=READ_OUT_DAYS - 1), True),
         (END + dt.timedelta(days=NEAR_DAYS), END + dt.timedelta(days=60), True),
         (END + dt.timedelta(days=NEAR_DAYS + 1), END + dt.timedelta(days=60), False),
     ],

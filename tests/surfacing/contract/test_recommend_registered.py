@@ -94,7 +94,7 @@ def test_recommends_proposal_names_a_registered_holdout_and_restated_days(
         waiting = _recommend(mesh, analysis_id, design)
         (held,) = [r for r in waiting.recommendations if r.channel == CHANNEL]
         assert held.kind == pb.RECOMMENDATION_KIND_HOLD, held
-        assert "meta-holdout" in held.action and f"read-out due after {end}" in held.action
+        assert f"meta-holdout ended {end} without a recorded result: record it" in held.action
         assert f"ended {end} and no result is recorded" in held.rationale
         assert any("meta-holdout" in w and f"{CHANNEL} is held" in w for w in waiting.warnings)
     # Its result recorded: the hold is lifted, and the channel is proposed a test as before.
