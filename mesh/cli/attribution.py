@@ -359,10 +359,29 @@ def _healthy(r: dc.AttributionResult | None) -> bool:
     )
 
 
-def latest_healthy(client: LiftOS, failed_id: str, outcome: str) -> tuple[dc.Analysis | None, int]:
+def _same_channels(r: dc.AttributionResult, channels: Sequence[str]) -> bool:
+    """Whether ``r`` modelled the channels a request of ``channels`` (empty: every channel)
+    models: a --channel subset credits the channels it left out to the ones it fitted, so
+    its ROIs are another model's, not a stand-in for a full one (s19 V3 F2)."""
+    if channels:
+        return {c.channel for c in r.channels} == set(channels)
+    checks = r.health.checks if r.health is not None else []
+    return not any(c.name == "omitted_channels" for c in checks)
+
+
+def channels_text(channels: Sequence[str]) -> str:
+    """The model choice a fallback shares with the failed request, in words."""
+    return f"channels {', '.join(sorted(set(channels)))} only" if channels else "every channel"
+
+
+def latest_healthy(
+    client: LiftOS, failed_id: str, outcome: str, channels: Sequence[str] = ()
+) -> tuple[dc.Analysis | None, int]:
     """The org's newest stored attribution analysis of ``outcome`` ("revenue",
-    "conversions") other than ``failed_id`` that is healthy, or None; and how many were read
-    to look (HEALTHY_LOOKUPS at most, of the 5 × HEALTHY_LOOKUPS newest summaries)."""
+    "conversions") other than ``failed_id`` that is healthy and modelled the same
+    ``channels`` as the failed request (empty: every channel, none left out), or None; and
+    how many were read to look (HEALTHY_LOOKUPS at most, of the 5 × HEALTHY_LOOKUPS newest
+    summaries)."""
     read = 0
     listed = client.list_analyses(kind="attribution", page_size=100)
     for summary in itertools.islice(listed, 5 * HEALTHY_LOOKUPS):
@@ -370,7 +389,8 @@ def latest_healthy(client: LiftOS, failed_id: str, outcome: str) -> tuple[dc.Ana
             continue
         read += 1
         analysis = client.get_analysis(summary.analysis_id)
-        if _healthy(analysis.attribution):
+        r = analysis.attribution
+        if r is not None and _healthy(r) and _same_channels(r, channels):
             return analysis, read
         if read >= HEALTHY_LOOKUPS:
             break
@@ -393,15 +413,18 @@ def _made(t: dt.datetime | None) -> str:
     )
 
 
-def fallback_line(found: dc.Analysis | None, read: int, org: str, outcome: str) -> str:
+def fallback_line(
+    found: dc.Analysis | None, read: int, org: str, outcome: str, channels: Sequence[str] = ()
+) -> str:
     """What to use instead of a failed analysis, as the text says it."""
+    kind = f"{outcome} analysis of org {org} modelling {channels_text(channels)}"
     if found is None or found.attribution is None:
         which = f"is healthy ({read} read, newest first)" if read else "is stored"
-        return (f"no other {outcome} analysis of org {org} {which}: none to plan on instead; "
+        return (f"no other {kind} {which}: none to plan on instead; "
                 "fix what the checks above name and analyse again")  # fmt: skip
     r = found.attribution
     verdict = VERDICT.get(int(r.health.verdict), "?") if r.health else "?"
-    return (f"latest healthy {outcome} analysis of org {org}: {found.analysis_id} "
+    return (f"latest healthy {kind}: {found.analysis_id} "
             f"({_window(r.date_range)}, made {_made(found.create_time)}, health {verdict}); "
             f"plan on it: liftos recommend {found.analysis_id} --org {org}")  # fmt: skip
 
@@ -420,7 +443,11 @@ def fallback_json(found: dc.Analysis | None) -> dict[str, Any] | None:
 
 
 def _fallback(
-    client: LiftOS, result: dc.AttributionResult, made: dc.Analysis | None, outcome: str
+    client: LiftOS,
+    result: dc.AttributionResult,
+    made: dc.Analysis | None,
+    outcome: str,
+    channels: Sequence[str],
 ) -> tuple[dc.Analysis | None, int, str]:
     """The analysis to use in place of ``result`` (itself where healthy), the analyses read,
     and why none could be looked for ("" where it could)."""
@@ -429,7 +456,7 @@ def _fallback(
     if _healthy(result):
         return made, 0, ""
     try:
-        found, read = latest_healthy(client, result.analysis_id, outcome)
+        found, read = latest_healthy(client, result.analysis_id, outcome, channels)
     except RpcFailure as failure:  # the analysis stands: say what could not be looked up
         return None, 0, f"{failure.code}: {failure.message}"
     return found, read, ""
@@ -454,7 +481,7 @@ def run_analyze(args: argparse.Namespace, peers: Any) -> int:
         if args.json and result.analysis_id:
             made = client.get_analysis(result.analysis_id)
         # a FAIL names the analysis to plan on instead (R42-F4)
-        found, read, unlisted = _fallback(client, result, made, args.outcome)
+        found, read, unlisted = _fallback(client, result, made, args.outcome, args.channel or ())
     if unlisted:
         print(f"note: the org's stored analyses could not be read to name a healthy one "
               f"({unlisted}): `liftos analyses --org {args.org}` lists them",
@@ -468,7 +495,8 @@ def run_analyze(args: argparse.Namespace, peers: Any) -> int:
                     "createTime": document(made).get("createTime", "") if made else "",
                     "latestHealthy": fallback_json(found)})  # fmt: skip
     else:
-        line = None if unlisted else fallback_line(found, read, args.org, args.outcome)
+        line = None if unlisted else fallback_line(found, read, args.org, args.outcome,
+                                                    args.channel or ())  # fmt: skip
         print_result(result, campaigns=args.campaigns, fallback=line)
     return 0
 

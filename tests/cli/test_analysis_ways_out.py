@@ -121,12 +121,15 @@ def _analyze(*extra: str) -> list[str]:
             *extra]  # fmt: skip
 
 
-def _grpc_analyze(mesh, outcome: int) -> causal_pb.AttributionResult:
-    """START..CUT of ``outcome`` over gRPC (as a job would have made it last week)."""
+def _grpc_analyze(
+    mesh, outcome: int, channels: tuple[str, ...] = ()
+) -> causal_pb.AttributionResult:
+    """START..CUT of ``outcome`` (of ``channels``; empty: every channel) over gRPC (as a job
+    would have made it last week)."""
     causal = causal_grpc.CausalServiceStub(grpc.insecure_channel(mesh["causal"].address))
     request = causal_pb.AnalyzeAttributionRequest(
         org_id=w.ORG, identification=causal_pb.ATTRIBUTION_IDENTIFICATION_NATIONAL,
-        outcome=outcome,  # type: ignore[arg-type]
+        outcome=outcome, channels=channels,  # type: ignore[arg-type]
     )  # fmt: skip
     for field, d in (("start_date", w.START), ("end_date", w.CUT)):
         getattr(request.date_range, field).CopyFrom(
@@ -144,7 +147,8 @@ def test_a_failed_analysis_names_the_latest_healthy_one_of_its_outcome(
     assert main(_analyze("--end", end, "--outcome", "conversions")) == 0
     out = capsys.readouterr().out
     assert "health: FAIL" in out and "no ROIs: the model failed its health checks" in out
-    assert (f"no other conversions analysis of org {org} is stored: none to plan on instead; "
+    assert (f"no other conversions analysis of org {org} modelling every channel is stored: "
+            "none to plan on instead; "
             "fix what the checks above name and analyse again") in out, out  # fmt: skip
 
     # Then a healthy conversions analysis, newer than the revenue one: a failed revenue
@@ -160,7 +164,8 @@ def test_a_failed_analysis_names_the_latest_healthy_one_of_its_outcome(
     assert main(_analyze("--end", end)) == 0
     out = capsys.readouterr().out
     assert "no ROIs: the model failed its health checks" in out
-    assert (f"latest healthy revenue analysis of org {org}: {aid} ({w.START}..{w.CUT}, made "
+    assert (f"latest healthy revenue analysis of org {org} modelling every channel: {aid} "
+            f"({w.START}..{w.CUT}, made "
             f"{made:%Y-%m-%d %H:%M:%S} UTC, health ") in out, out  # fmt: skip
     assert f"plan on it: liftos recommend {aid} --org {org}" in out
 
@@ -190,3 +195,32 @@ def test_a_failed_analysis_names_the_latest_healthy_one_of_its_outcome(
     assert doc["health"]["verdict"] != "HEALTH_VERDICT_FAIL" and doc["channels"]
     assert doc["latestHealthy"]["analysisId"] == doc["analysisId"]
     assert doc["latestHealthy"]["createTime"] == doc["createTime"]
+
+
+def test_a_failed_analysis_names_one_of_the_same_channels_not_a_channel_subset(
+    mesh, healthy: causal_pb.AttributionResult, cli, capsys
+) -> None:
+    """s19 V3 F2: a newer --channel analysis (REVIEW: omitted_channels, the other channels'
+    effect credited to the one fitted) is no stand-in for a failed analysis of every channel;
+    a failed one of that channel only names it."""
+    org, end = w.ORG, str(END)
+    full = _grpc_analyze(mesh, common_pb.OUTCOME_METRIC_REVENUE)  # older than the subset
+    assert full.health.verdict != causal_pb.HEALTH_VERDICT_FAIL and full.channels
+    aid = full.analysis_id
+    one = sorted(c.channel for c in full.channels)[0]
+    subset = _grpc_analyze(mesh, common_pb.OUTCOME_METRIC_REVENUE, (one,))
+    assert subset.health.verdict != causal_pb.HEALTH_VERDICT_FAIL and subset.channels
+    assert "omitted_channels" in [c.name for c in subset.health.checks]
+    assert main(_analyze("--end", end, "--json")) == 0  # every channel: the full one
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["health"]["verdict"] == "HEALTH_VERDICT_FAIL"
+    assert doc["latestHealthy"]["analysisId"] == aid, (doc["latestHealthy"], subset.analysis_id)
+    assert main(_analyze("--end", end)) == 0
+    out = capsys.readouterr().out
+    assert f"latest healthy revenue analysis of org {org} modelling every channel: {aid} " in out
+    assert subset.analysis_id not in out
+    assert main(_analyze("--end", end, "--channel", one)) == 0  # that channel only: the subset
+    out = capsys.readouterr().out
+    assert "no ROIs: the model failed its health checks" in out
+    assert (f"latest healthy revenue analysis of org {org} modelling channels {one} only: "
+            f"{subset.analysis_id} ") in out, out  # fmt: skip
