@@ -672,7 +672,8 @@ def recommend(
         move = _move(c, planned, units, level, (effects or {}).get(c.channel))
         if test is not None:
             actions.append(hold_for_test(move, test, end or test.end, level,
-                                         share_up(c, value_per_outcome)))  # fmt: skip
+                                         share_up(c, value_per_outcome),
+                                         at_risk.get(c.channel, "")))  # fmt: skip
             continue
         risk_why = at_risk.get(c.channel)
         if risk_why is not None and move.kind is ActionKind.SCALE:

@@ -103,15 +103,22 @@ def _test_words(t: RegisteredTest, end: dt.date) -> str:
 
 
 def hold_for_test(
-    action: Action, test: RegisteredTest, end: dt.date, level: float, p_up: float
-) -> Action:
+    action: Action, test: RegisteredTest, end: dt.date, level: float, p_up: float,
+    risk: str = "",
+) -> Action:  # fmt: skip
     """The channel's action while ``test`` awaits its read-out: a hold at current spend, with
     what the model alone would have done (``action``) as a fact. Its confidence is a hold's
     (how evenly the draws split: ``p_up`` of them find more spend pays), so that it reads as
-    every hold's does; the hold itself rests on the test, not on the draws."""
+    every hold's does; the hold itself rests on the test, not on the draws. ``risk``: why the
+    channel's identification is at risk ("" when it is not)."""
     ch = action.channel
     words = _test_words(test, end)
-    if action.kind in (ActionKind.SCALE, ActionKind.CUT):
+    if action.kind is ActionKind.SCALE and risk:
+        # Recommend's own rule never raises a channel at risk on the model's word: it would
+        # propose a test (s19 V2-F5), so "alone" says that, not the raise the draws asked for
+        alone = (f"the observational model alone would not {action.action}: its identification "
+                 f"is at risk ({risk}), so it would propose a test")  # fmt: skip
+    elif action.kind in (ActionKind.SCALE, ActionKind.CUT):
         alone = (f"the observational model alone would {action.action} (impact "
                  f"{action.impact.text('{:+,.0f}')}, gaining in {action.confidence:.0%} of its "
                  "draws)")  # fmt: skip

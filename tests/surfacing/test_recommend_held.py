@@ -132,6 +132,18 @@ def test_a_channel_calibrated_by_a_newer_test_is_not_held_for_an_older_unread_on
     assert held.kind is ActionKind.HOLD and "exp_old" in held.action
 
 
+def test_an_at_risk_channel_held_is_not_said_to_be_raised_by_the_model_alone() -> None:
+    """V2-F5: meta's draws ask to scale, but its identification is at risk, so Recommend alone
+    proposes a test; held for a registered test, its "model alone" fact said the raise."""
+    risky = replace(MODEL, budget_response_share=0.6)
+    assert _by_channel([], risky)[0]["meta"].kind is ActionKind.TEST
+    held = _by_channel([replace(HOLDOUT, channel="meta")], risky)[0]["meta"]
+    assert held.kind is ActionKind.HOLD
+    (alone,) = [f.text for f in held.facts if f.name == "model_alone"]
+    assert alone.startswith("the observational model alone would not raise meta spend by 30%")
+    assert "its identification is at risk" in alone and "it would propose a test" in alone
+
+
 @pytest.mark.parametrize(
     ("start", "end", "held"),
     [
