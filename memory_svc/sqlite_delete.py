@@ -43,7 +43,7 @@ from memory_svc.accounts import (
 from memory_svc.graph import GraphDelta
 from memory_svc.key_seqs import KeyMap
 from memory_svc.sqlite_commit import apply_graph
-from memory_svc.sqlite_erase import ErasureClearer
+from memory_svc.sqlite_erase import ErasureClearer, mark_pending
 from memory_svc.store import seq_checksum
 from memory_svc.store_sql import SUMS_TABLES, marks
 
@@ -117,6 +117,7 @@ class SQLiteAccounts:
                     (count, checksum ^ seq_checksum(seqs), max_seq, now_us, org_id),
                 )
                 db.execute("DELETE FROM doomed")
+                mark_pending(db, org_id)  # cleared after the reply: durable till then
                 db.execute("COMMIT")
                 _said_filled(org_id, filled, done=True)
             except BaseException:

@@ -13,6 +13,12 @@ time, after the deletion has replied. Each try takes the write lock and asks for
 checkpoint without waiting (``busy_timeout`` 0): while a reader pins the WAL it lets go at once
 and tries again later, so writes wait only while a checkpoint or the VACUUM actually runs.
 Past ``patience_s`` it gives up with a WARNING; the log says when the files are clear.
+
+The reply comes before the clearing, so "still to clear" must outlive the process: each
+deletion marks its org in ``meta`` (``erase_pending:<org>``) in its own transaction
+(:func:`mark_pending`), a round that clears the files removes the marks of its orgs, and a
+store that opens with marks left (memory killed before its round ended, s19 V3 F1) starts a
+round for them.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 
-__all__ = ["CLEAR_PATIENCE_S", "ErasureClearer"]
+__all__ = ["CLEAR_PATIENCE_S", "ErasureClearer", "mark_pending"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -31,6 +37,21 @@ _LOGGER = logging.getLogger(__name__)
 # well past a stalled Scan's 120 s, so only a reader stuck for good outlasts it.
 CLEAR_PATIENCE_S = 600.0
 _MAX_PAUSE_S = 1.0
+# meta keys of the orgs whose deleted records may still be in the files
+_MARK = "erase_pending:"
+
+
+def mark_pending(db: sqlite3.Connection, org_id: str) -> None:
+    """Mark ``org_id``'s deleted bytes as still to clear (inside the deletion's transaction,
+    so a deletion that committed is one a later process knows to clear)."""
+    db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, 1)", (_MARK + org_id,))
+
+
+def _pending(db: sqlite3.Connection) -> list[str]:
+    rows = db.execute(
+        "SELECT key FROM meta WHERE substr(key, 1, ?) = ?", (len(_MARK), _MARK)
+    ).fetchall()
+    return [r[0][len(_MARK) :] for r in rows]
 
 
 class ErasureClearer:
@@ -58,6 +79,16 @@ class ErasureClearer:
         self._vacuumed = False  # whether the round's VACUUM ran (not: the store over the bound)
         self._thread = threading.Thread(target=self._run, name="sqlite-erase", daemon=True)
         self._thread.start()
+        with lock:
+            left = _pending(writer)
+        if left:  # a previous process committed these deletions and did not clear them
+            _LOGGER.info(
+                "clearing the deleted records of %s from %s: a deletion a previous run "
+                "committed was not cleared before it stopped", _orgs(left), name,
+            )  # fmt: skip
+            with self._wake:
+                self._orgs.extend(left)
+                self._wake.notify()
 
     def deleted(self, org_id: str) -> None:
         """A deletion of ``org_id``'s records committed: clear its bytes (a round already
@@ -113,6 +144,8 @@ class ErasureClearer:
                 )  # fmt: skip
                 return False
             if clear:
+                with self._lock:
+                    self._unmark(orgs)
                 _LOGGER.info(
                     "the deleted records of %s are cleared from %s and its WAL (%s), %.1f s "
                     "after the clearing began", _orgs(orgs), self._name,
@@ -172,12 +205,20 @@ class ErasureClearer:
         finally:
             db.execute(f"PRAGMA busy_timeout={timeout}")
 
+    def _unmark(self, orgs: list[str]) -> None:
+        """Remove the marks of the cleared ``orgs`` (under the write lock), but not of one a
+        deletion since has queued again: its round is still to come."""
+        with self._wake:
+            again = set(self._orgs)
+        done = [(_MARK + org,) for org in set(orgs) - again]
+        self._db.executemany("DELETE FROM meta WHERE key = ?", done)
+
     def _gave_up(self, orgs: list[str], why: str) -> None:
         _LOGGER.warning(
             "the deleted records of %s are not cleared from %s (%s): the database file keeps "
             "the pages as they were before the deletion until a checkpoint truncates the WAL, "
-            "and page gaps keep fragments until a VACUUM; the next deletion tries again, or "
-            "VACUUM the store with memory stopped",
+            "and page gaps keep fragments until a VACUUM; the next deletion or start of memory "
+            "tries again, or VACUUM the store with memory stopped",
             _orgs(orgs), self._name, why,
         )  # fmt: skip
 
