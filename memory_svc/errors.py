@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from mesh.runtime.exceptions import FailedPrecondition, InvalidInput, NotFound, ResourceExhausted
 
+# The errors a call can end with, each mapped to a status (tests/memory/test_errors.py).
+# SchemaTooNew, below, is a start-up refusal (the process exits with one line), never a reply.
 __all__ = [
     "BatchTooLarge",
     "DimensionMismatch",
@@ -12,7 +14,6 @@ __all__ = [
     "InvalidRecord",
     "NodeNotFound",
     "OrgNotFound",
-    "SchemaTooNew",
     "UnknownFilterValue",
 ]
 

@@ -108,11 +108,11 @@ def test_key_formats() -> None:
 
 
 def test_scope_table_names_real_rpcs() -> None:
-    from liftos.v1 import causal_pb2, ingestion_pb2, memory_pb2
+    from liftos.v1 import causal_pb2, ingestion_pb2, memory_pb2, surfacing_pb2
 
     real = {
         f"/{s.full_name}/{m.name}"
-        for module in (causal_pb2, ingestion_pb2, memory_pb2)
+        for module in (causal_pb2, ingestion_pb2, memory_pb2, surfacing_pb2)
         for s in module.DESCRIPTOR.services_by_name.values()
         for m in s.methods
     }

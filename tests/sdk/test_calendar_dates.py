@@ -5,7 +5,6 @@ that does not exist: it is 2020-W53). Over a real ingestion server."""
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 from collections.abc import Iterator
 
@@ -42,10 +41,10 @@ def test_the_cli_prints_the_iso_year(
     peers: PeerConfig, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("LIFTOS_INGESTION_ADDR", peers.ingestion)
-    args = argparse.Namespace(
-        country="US", start=dt.date(2024, 12, 29), end=dt.date(2024, 12, 30), subdivision="",
-        base_port=None, tls=False,
-    )  # fmt: skip
+    # the verb's own parser: a hand-built Namespace missed flags added since (--timeout, --json)
+    args = commands.build_parser().parse_args(
+        ["calendar", "--country", "US", "--start", "2024-12-29", "--end", "2024-12-30"]
+    )
     assert commands.cmd_calendar(args) == 0
     header, _, dec30 = capsys.readouterr().out.splitlines()
     assert header.split()[1:5] == ["year", "quarter", "month", "iso_year"]
