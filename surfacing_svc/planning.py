@@ -44,7 +44,7 @@ from surfacing_svc.recommend import (
     recommend,
     recommend_plans,
 )
-from surfacing_svc.registered_holds import awaiting_read_out, hold_warnings
+from surfacing_svc.registered_holds import awaiting_read_out, held_channels, hold_warnings
 from surfacing_svc.unproven_bounds import (
     UNPROVEN_FIELD,
     unproven,
@@ -635,7 +635,10 @@ def answer_recommend(
     at_risk = {k: v for k, v in model.at_risk().items() if k not in failed}
     designs: dict[str, ExperimentDesign] = {}
     effects = {e.channel: e for e in model.effects}
-    held = awaiting_read_out(tests, model.start, model.end, model.calibrated_by)
+    held, unmodelled = held_channels(
+        awaiting_read_out(tests, model.start, model.end, model.calibrated_by),
+        [c.channel for c in curves],
+    )
     # Budget moves are OptimizeBudget's answers with its default bound (recommend's
     # equal_budget_plan and break_even_plan), so the two RPCs agree on one analysis; made
     # once, as the actions are ranked twice where experiments are designed.
@@ -673,7 +676,7 @@ def answer_recommend(
             if isinstance(tests, RegisteredTests) and designs:
                 warnings += tests.note()
             actions = ranked()
-    warnings += hold_warnings(held, model.end, getattr(tests, "unread", ""))
+    warnings += hold_warnings(held, model.end, getattr(tests, "unread", "")) + unmodelled
     if at_risk:
         warnings.append(
             f"paid budgets moved with demand on {model.budget_response_share:.0%} of the "

@@ -32,6 +32,7 @@ import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 
+from mesh.runtime.geo_units import fold
 from mesh.runtime.usual_days import USUAL_DAYS, RegisteredTest
 from surfacing_svc.actions import Action, ActionKind, Fact
 from surfacing_svc.intervals import Interval
@@ -40,6 +41,7 @@ __all__ = [
     "NEAR_DAYS",
     "READ_OUT_DAYS",
     "awaiting_read_out",
+    "held_channels",
     "hold_for_test",
     "hold_warnings",
     "lapses",
@@ -149,6 +151,27 @@ def hold_for_test(
         design=None,
         spends=(),
     )  # fmt: skip
+
+
+def held_channels(
+    held: Mapping[str, RegisteredTest], channels: Collection[str]
+) -> tuple[dict[str, RegisteredTest], list[str]]:
+    """``held`` (:func:`awaiting_read_out`, keyed by the registry's channel as typed) keyed by
+    the analysis's own channels, a registry's "Google" being the analysis's "google" (one fold:
+    case, Unicode form, spaces around); and one note per test of a channel the analysis does
+    not model, which holds nothing (s19 V2-F11: the warning said "Google is held" beside an
+    action cutting google)."""
+    mine = {fold(c): c for c in channels}
+    out: dict[str, RegisteredTest] = {}
+    notes = []
+    for ch, t in sorted(held.items()):
+        channel = mine.get(fold(ch))
+        if channel is None:
+            notes.append(f"registered experiment {t.experiment_id} tests {ch}, which this "
+                         "analysis does not model: nothing is held for it")  # fmt: skip
+        elif channel not in out or t.end > out[channel].end:
+            out[channel] = t
+    return out, notes
 
 
 def hold_warnings(held: Mapping[str, RegisteredTest], end: dt.date, unread: str = "") -> list[str]:

@@ -163,3 +163,23 @@ def test_an_unread_registry_is_said() -> None:
     answer = answer_recommend(MODEL, Q, None, tests=RegisteredTests([], "ListExperiments: down"))
     assert any("could not be read (ListExperiments: down)" in w and "not held" in w
                for w in answer.warnings)  # fmt: skip
+
+
+@pytest.mark.parametrize("spelled", ["Google", " google ", "GOOGLE"])
+def test_a_test_registered_under_another_spelling_holds_the_analysis_channel(spelled: str) -> None:
+    """s19 V2-F11: the registry keeps the channel as typed; the hold matched it exactly while its
+    warning did not, so "Google is held" was said beside an action cutting google."""
+    seen, answer = _by_channel([replace(HOLDOUT, channel=spelled)])
+    assert seen["google"].kind is ActionKind.HOLD and "exp_1" in seen["google"].action
+    (said,) = [w for w in answer.warnings if "exp_1" in w]
+    assert "google is held at its current spend" in said
+
+
+def test_a_test_of_a_channel_the_analysis_does_not_model_holds_nothing() -> None:
+    seen, answer = _by_channel([replace(HOLDOUT, channel="meta_prospecting")])
+    assert seen["google"].kind is ActionKind.CUT
+    (said,) = [w for w in answer.warnings if "exp_1" in w]
+    assert said == (
+        "registered experiment exp_1 tests meta_prospecting, which this analysis does not "
+        "model: nothing is held for it"
+    )
