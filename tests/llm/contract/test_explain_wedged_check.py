@@ -25,7 +25,6 @@ from mesh.runtime.config import PeerConfig
 from mesh.runtime.inprocess import Build, RunningService, running_services
 from tests.llm.contract.test_llm_service import ORG, _estimate, _explain
 
-
 # gRPC sends a deadline as a timeout rounded up to its wire unit, and the server reads it
 # against its own clock: the deadline it sees may exceed the one given by a few milliseconds.
 SLACK = 1.05
