@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import copyreg
 import dataclasses
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import grpc
+import pytest
 
 from mesh.runtime.status import decode_status
 
@@ -30,3 +32,17 @@ def pickled_without(cls: type, missing: tuple[str, ...]) -> Iterator[None]:
         yield
     finally:
         copyreg.dispatch_table.pop(cls)
+
+
+def open_without_secure_delete(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every SQLite connection opens as on a build without SQLITE_SECURE_DELETE (SQLite's
+    documented default: freed content stays where it was): what the erasure tests prove
+    their deletes against, whatever this host's build defaults to."""
+    plain = sqlite3.connect
+
+    def connect(*args: object, **kwargs: object) -> sqlite3.Connection:
+        db = plain(*args, **kwargs)  # type: ignore[call-overload]
+        db.execute("PRAGMA secure_delete=OFF")
+        return db
+
+    monkeypatch.setattr(sqlite3, "connect", connect)

@@ -27,6 +27,7 @@ from mesh.runtime.inprocess import RunningService
 from tests.causal.contract.test_record_experiment_result import _experiment
 from tests.ingestion.conftest import PULLED
 from tests.ingestion.test_forget_superseded import _export, _send
+from tests.support import open_without_secure_delete
 
 ORG, OTHER = "acme", "rival"
 DESIGN = "Zebra-Client-Secret-Holdout-Design"  # the erased org's experiment names
@@ -41,16 +42,7 @@ PATIENCE_S = 60.0  # how long a test waits for the background clean-up before fa
 
 @pytest.fixture(autouse=True)
 def build_without_secure_delete(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every SQLite connection opens as on a build without SQLITE_SECURE_DELETE (SQLite's
-    documented default: freed content stays where it was)."""
-    plain = sqlite3.connect
-
-    def connect(*args: object, **kwargs: object) -> sqlite3.Connection:
-        db = plain(*args, **kwargs)  # type: ignore[call-overload]
-        db.execute("PRAGMA secure_delete=OFF")
-        return db
-
-    monkeypatch.setattr(sqlite3, "connect", connect)
+    open_without_secure_delete(monkeypatch)
 
 
 def _held(path: Path, *needles: str) -> dict[str, int]:

@@ -4,26 +4,19 @@ its next checkpoint). Real SQLite files, opened as on a build without secure_del
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from ingestion_svc.ledger import BatchLedger
+from tests.support import open_without_secure_delete
 
 SECRET = "zebra-client-secret-batch"
 
 
 @pytest.fixture(autouse=True)
 def build_without_secure_delete(monkeypatch: pytest.MonkeyPatch) -> None:
-    plain = sqlite3.connect
-
-    def connect(*args: object, **kwargs: object) -> sqlite3.Connection:
-        db = plain(*args, **kwargs)  # type: ignore[call-overload]
-        db.execute("PRAGMA secure_delete=OFF")
-        return db
-
-    monkeypatch.setattr(sqlite3, "connect", connect)
+    open_without_secure_delete(monkeypatch)
 
 
 def _held(path: Path) -> int:

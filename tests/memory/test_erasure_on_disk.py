@@ -7,13 +7,13 @@ id stayed in an index page's unallocated gap)."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from pathlib import Path
 
 import pytest
 
 from memory_svc.sqlite_store import SQLiteRecordStore
+from tests.support import open_without_secure_delete
 
 from .erasure_data import (
     CLEARED_BOUND_S,
@@ -28,16 +28,7 @@ from .erasure_data import (
 
 @pytest.fixture
 def build_without_secure_delete(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every SQLite connection opens as on a build without SQLITE_SECURE_DELETE (SQLite's
-    documented default: freed content stays where it was)."""
-    plain = sqlite3.connect
-
-    def connect(*args: object, **kwargs: object) -> sqlite3.Connection:
-        db = plain(*args, **kwargs)  # type: ignore[call-overload]
-        db.execute("PRAGMA secure_delete=OFF")
-        return db
-
-    monkeypatch.setattr(sqlite3, "connect", connect)
+    open_without_secure_delete(monkeypatch)
 
 
 @pytest.mark.usefixtures("build_without_secure_delete")

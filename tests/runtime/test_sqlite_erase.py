@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from mesh.runtime.sqlite_db import LockedSQLite, connect_durable
+from tests.support import open_without_secure_delete
 
 SECRET = b"Zebra-Client-Secret-Note"
 
@@ -32,15 +33,7 @@ class Notes(LockedSQLite):
 
 @pytest.fixture(autouse=True)
 def build_without_secure_delete(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Connections open as on a build without SQLITE_SECURE_DELETE (SQLite's default)."""
-    plain = sqlite3.connect
-
-    def connect(*args: object, **kwargs: object) -> sqlite3.Connection:
-        db = plain(*args, **kwargs)  # type: ignore[call-overload]
-        db.execute("PRAGMA secure_delete=OFF")
-        return db
-
-    monkeypatch.setattr(sqlite3, "connect", connect)
+    open_without_secure_delete(monkeypatch)
 
 
 def _held(path: Path) -> int:
