@@ -83,10 +83,6 @@ def _deadline_hint(args: argparse.Namespace, also: str = "") -> Iterator[None]:
         raise dataclasses.replace(failure, message=hint) from None
 
 
-def _client(args: argparse.Namespace, peers: Any) -> LiftOS:
-    return timeouts.client(args, peers)
-
-
 def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: ignore[type-arg]
     o = sub.add_parser("optimize", help="allocate a budget on an analysis's response curves")
     o.add_argument("analysis_id")
@@ -284,7 +280,7 @@ def run_optimize(args: argparse.Namespace, peers: Any) -> int:
             "--target-roas R to spend each channel up to where its next unit returns R"
         )
     campaign_bounds = _ranges(args.campaign_bound, "--campaign-bound")
-    with _client(args, peers) as client, _deadline_hint(args):
+    with timeouts.client(args, peers) as client, _deadline_hint(args):
         analysis = _analysis(client, args.analysis_id) if campaign_bounds else None
         if campaign_bounds:
             campaign_bounds = _campaign_ids(campaign_bounds, analysis)
@@ -442,7 +438,7 @@ def _in_platform_currency(c: ChannelConversion, current: float, new: float, word
 
 
 def run_predict(args: argparse.Namespace, peers: Any) -> int:
-    with _client(args, peers) as client, _deadline_hint(args):
+    with timeouts.client(args, peers) as client, _deadline_hint(args):
         r = client.predict(
             args.analysis_id, days=args.days, daily_spend=_pairs(args.daily, "--daily"),
             multipliers=_pairs(args.set, "--set"), alpha=args.alpha, country=args.country,
@@ -472,7 +468,7 @@ def run_design(args: argparse.Namespace, peers: Any) -> int:
         if kind not in ("holdout", "decrease", "heavy_up"):
             raise SystemExit(f"error: --cell kind must be holdout, decrease or heavy_up: {item!r}")
         cells.append((kind, _number(value, "--cell", item) or 0.0))
-    with _client(args, peers) as client, _deadline_hint(args):
+    with timeouts.client(args, peers) as client, _deadline_hint(args):
         r = client.design_experiment(
             args.channel, duration_days=[7 * w for w in args.weeks], lift=args.lift,
             power=args.power, alpha=args.alpha, heavy_up=args.heavy_up, budget=args.budget,
@@ -559,7 +555,7 @@ def _pct(value: float, fmt: str) -> str:
 
 def run_recommend(args: argparse.Namespace, peers: Any) -> int:
     faster = "" if args.no_design else ", or skip the proposed experiments with --no-design"
-    with _client(args, peers) as client, _deadline_hint(args, faster):
+    with timeouts.client(args, peers) as client, _deadline_hint(args, faster):
         r = client.recommend(
             [args.analysis_id] if args.analysis_id else [], max_results=args.max,
             value_per_outcome=args.value_per_outcome, days=args.days,
