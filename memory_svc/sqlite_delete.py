@@ -107,7 +107,7 @@ class SQLiteAccounts:
                 count, checksum, max_seq = state if state else (0, 0, 0)
                 if dry_run or not len(seqs):
                     db.execute("ROLLBACK")
-                    _said_filled(org_id, filled, done=False)
+                    said_filled(_LOGGER, org_id, filled, done=False)
                     return Deletion(seqs, history, accounts, count, max_seq, dry_run)
                 max_seq = _remove(db, org_id, seqs, now_us)
                 count -= len(seqs)
@@ -119,7 +119,7 @@ class SQLiteAccounts:
                 db.execute("DELETE FROM doomed")
                 mark_pending(db, org_id)  # cleared after the reply: durable till then
                 db.execute("COMMIT")
-                _said_filled(org_id, filled, done=True)
+                said_filled(_LOGGER, org_id, filled, done=True)
             except BaseException:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
@@ -144,10 +144,6 @@ def _fill_unknown(db: sqlite3.Connection, org_id: str, decode: DecodeAccounts | 
     if found:
         db.executemany("UPDATE measures SET account_id = ? WHERE seq = ?", found)
     return len(found)
-
-
-def _said_filled(org_id: str, filled: int, *, done: bool) -> None:
-    said_filled(_LOGGER, org_id, filled, done=done)
 
 
 def _doomed(db: sqlite3.Connection, org_id: str, flt: DeletionFilter) -> np.ndarray:
