@@ -302,24 +302,19 @@ class ExperimentRegistry(LockedSQLite):
         org has not registered). With ``dry_run`` nothing is deleted: the ids that would be.
         One transaction: a create or a recorded result racing it lands before or after."""
         with self._transaction() as db:
+            # one read of the org's ids, not one query per requested id (up to 1,000)
+            registered = [
+                str(r[0])
+                for r in db.execute(
+                    "SELECT experiment_id FROM experiments WHERE org_id = ? ORDER BY experiment_id",
+                    (org_id,),
+                )
+            ]
             if experiment_ids is None:
-                found = [
-                    str(r[0])
-                    for r in db.execute(
-                        "SELECT experiment_id FROM experiments WHERE org_id = ? "
-                        "ORDER BY experiment_id",
-                        (org_id,),
-                    )
-                ]
+                found = registered
             else:
-                found = [
-                    e
-                    for e in experiment_ids
-                    if db.execute(
-                        "SELECT 1 FROM experiments WHERE org_id = ? AND experiment_id = ?",
-                        (org_id, e),
-                    ).fetchone()
-                ]
+                known = set(registered)
+                found = [e for e in experiment_ids if e in known]
             if not dry_run:
                 db.executemany(
                     "DELETE FROM experiments WHERE org_id = ? AND experiment_id = ?",
