@@ -76,7 +76,6 @@ class ErasureClearer:
         self._wake = threading.Condition()
         self._stopping = threading.Event()
         self._orgs: list[str] = []  # deletions committed and not cleared yet, by org
-        self._vacuumed = False  # whether the round's VACUUM ran (not: the store over the bound)
         self._thread = threading.Thread(target=self._run, name="sqlite-erase", daemon=True)
         self._thread.start()
         with lock:
@@ -129,7 +128,8 @@ class ErasureClearer:
     def _round(self, orgs: list[str], started: float, *, last: bool) -> bool:
         """Truncate the WAL, VACUUM, truncate again, trying until ``patience_s`` has passed
         (``last``: once). Returns whether the files are clear (or could be no clearer)."""
-        vacuumed = False
+        # None: not VACUUMed yet; True: VACUUMed; False: not, the store being over the bound
+        vacuumed: bool | None = None
         pause = 0.02
         told_busy = False
         while True:
@@ -149,7 +149,7 @@ class ErasureClearer:
                 _LOGGER.info(
                     "the deleted records of %s are cleared from %s and its WAL (%s), %.1f s "
                     "after the clearing began", _orgs(orgs), self._name,
-                    "VACUUMed" if self._vacuumed else "not VACUUMed: over the bound",
+                    "VACUUMed" if vacuumed else "not VACUUMed: over the bound",
                     time.monotonic() - started,
                 )  # fmt: skip
                 return True
@@ -170,18 +170,18 @@ class ErasureClearer:
                 return False
             pause = min(2 * pause, _MAX_PAUSE_S)
 
-    def _try(self, vacuumed: bool, orgs: list[str]) -> tuple[bool, bool]:
-        """One try under the write lock, waiting for no reader: (VACUUM done or not needed,
-        files clear)."""
+    def _try(self, vacuumed: bool | None, orgs: list[str]) -> tuple[bool | None, bool]:
+        """One try under the write lock, waiting for no reader: (``vacuumed`` as in
+        :meth:`_round`, files clear)."""
         db = self._db
         timeout = int(db.execute("PRAGMA busy_timeout").fetchone()[0])
         db.execute("PRAGMA busy_timeout=0")
         try:
-            if not vacuumed:
+            if vacuumed is None:
                 # first empty the WAL of the pages as they were, so what the VACUUM writes
                 # to it holds none of them
                 if not _truncated(db):
-                    return False, False
+                    return None, False
                 size = int(db.execute("PRAGMA page_count").fetchone()[0]) * int(
                     db.execute("PRAGMA page_size").fetchone()[0]
                 )
@@ -192,16 +192,15 @@ class ErasureClearer:
                         "in use until a VACUUM (docs/deploy.md, erasure)",
                         self._name, size >> 20, self._vacuum_bytes() >> 20, _orgs(orgs),
                     )  # fmt: skip
-                    self._vacuumed = False
-                    return True, True
+                    return False, True
                 try:
                     db.execute("VACUUM")
-                    self._vacuumed = True
                 except sqlite3.OperationalError as exc:
                     if "locked" in str(exc) or "busy" in str(exc):
-                        return False, False  # a reader started meanwhile: later
+                        return None, False  # a reader started meanwhile: later
                     raise
-            return True, _truncated(db)
+                vacuumed = True
+            return vacuumed, _truncated(db)
         finally:
             db.execute(f"PRAGMA busy_timeout={timeout}")
 
