@@ -205,7 +205,7 @@ def calibration_text(r: dc.AttributionResult) -> list[str]:
     return out
 
 
-VERDICT = {1: "PASS", 2: "REVIEW", 3: "FAIL"}
+VERDICT = {int(v): v.name for v in dc.HealthVerdict if v is not dc.HealthVerdict.UNSPECIFIED}
 
 
 def result_currency(r: dc.AttributionResult) -> str:
@@ -346,7 +346,7 @@ def unreported_lines(channels: Sequence[dc.ChannelAttribution]) -> list[str]:
 # summaries do not carry the health verdict, and each read is a whole stored result.
 HEALTHY_LOOKUPS = 20
 
-_FAIL = 3  # HEALTH_VERDICT_FAIL
+_FAIL = int(dc.HealthVerdict.FAIL)
 
 
 def _healthy(r: dc.AttributionResult | None) -> bool:
