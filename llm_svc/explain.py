@@ -112,10 +112,6 @@ def unchecked(analyses: Sequence[Analysis]) -> list[Sentence]:
     ]
 
 
-def _shifted(cites: tuple[Cite, ...], by: int) -> tuple[Cite, ...]:
-    return tuple(Cite(c.analysis_id, c.fact, c.start + by, c.end + by) for c in cites)
-
-
 def _compared(analyses: Sequence[Analysis], changes: Sequence[Change]) -> list[Analysis]:
     """``analyses`` and every other analysis ``changes`` compare them with."""
     out = {a.analysis_id: a for a in analyses}
@@ -221,5 +217,5 @@ async def explain_with_llm(
         if guard.was_sent(last.text):  # the model said it already
             continue
         gap = "" if "".join(transcript.parts)[-1:].isspace() else " "
-        yield Delta(transcript.add(Passed(gap + last.text, _shifted(last.cites, len(gap)))))
+        yield Delta(transcript.add(Passed(gap)) + transcript.add(Passed(last.text, last.cites)))
     yield transcript.done(backend.model)
