@@ -115,7 +115,7 @@ def causal_profile(frame: pd.DataFrame) -> CausalProfile:
     dow_name = _col(frame, "cal_day_of_week", "unspecified").astype(str).to_numpy()
     weekday = _codes(dow_name, _WEEKDAYS)
     weekday = np.where(
-        weekday > 0, weekday, dates.dt.dayofweek.fillna(0).astype(np.int64).to_numpy() + 1
+        weekday > 0, weekday, dates.dt.day_of_week.fillna(0).astype(np.int64).to_numpy() + 1
     )
     group = _col(frame, "treatment_group", "unspecified").astype(str).to_numpy()
     assignment = np.select([group == "treatment", group == "control"], [1.0, -1.0], 0.0)

@@ -38,6 +38,22 @@ def test_embedding_is_unit_norm_deterministic_and_ignores_the_id() -> None:
     np.testing.assert_array_equal(a[3], a[-1])  # same content, different id → same vector
 
 
+@pytest.mark.filterwarnings("error::DeprecationWarning", "error::FutureWarning")
+def test_a_record_without_a_calendar_day_takes_its_weekday_from_its_date() -> None:
+    """The fallback reads the date's weekday (Monday = 1) through pandas calls that are not
+    deprecated (``dt.dayofweek`` warns in pandas 3.1 and goes in 4)."""
+    records = synthetic_records("o", 14, campaigns=1, geos=1)
+    for r in records:
+        r.calendar_features.ClearField("day_of_week")
+    weekdays = [
+        dt.date(r.local_date.year, r.local_date.month, r.local_date.day).isoweekday()
+        for r in records
+    ]
+    profile = causal_profile(records_to_frame(records))
+    assert profile.weekday.tolist() == weekdays
+    assert len(set(weekdays)) == 7  # the table covers every day, Sunday's 7 included
+
+
 def test_numeric_part_is_a_kernel_of_the_profile() -> None:
     """Closer spend → more similar numeric encodings, monotonically."""
     records = synthetic_records("o", 1)
