@@ -8,6 +8,7 @@ explanation an SDK caller reads opens with it (s18 closing: only the CLI printed
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import socket
 from collections.abc import Iterator
@@ -55,7 +56,25 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
 
 @pytest.fixture(scope="module")
 def analysis(mesh: Mesh) -> causal_pb.AttributionResult:
+    """The analysis over START..CUT, fitted before any restatement of its days."""
     return w.analyze(mesh["causal"].address)
+
+
+@pytest.fixture(scope="module")
+def restated(mesh: Mesh, analysis: causal_pb.AttributionResult) -> causal_pb.AttributionResult:
+    """``analysis``, after a later pull restated three days of its window: revenue +5%, Meta
+    prospecting's spend +10% (the same rows whichever test asks first, so no test depends on
+    another having run)."""
+    w.write(mesh["memory"].address,
+            w.restated(w.RESTATED, revenue=1.05, channel="meta_prospecting", spend=1.10))  # fmt: skip
+    return analysis
+
+
+@pytest.fixture(scope="module")
+def untouched(mesh: Mesh) -> causal_pb.AttributionResult:
+    """An analysis whose window ends the day before the restated days: its data is the same
+    whether or not a test restated them."""
+    return w.analyze(mesh["causal"].address, end=min(w.RESTATED) - dt.timedelta(days=1))
 
 
 @pytest.fixture
@@ -117,8 +136,9 @@ def test_errors_name_the_field_or_the_analysis(mesh: Mesh) -> None:
 
 
 def test_unchanged_data_says_nothing(
-    env: Mesh, analysis: causal_pb.AttributionResult, capsys: pytest.CaptureFixture[str]
+    env: Mesh, untouched: causal_pb.AttributionResult, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    analysis = untouched
     reply = _check(env, w.ORG, analysis.analysis_id)
     assert list(reply.warnings) == []
     assert reply.compared_days == len(analysis.daily.dates) > 0
@@ -134,12 +154,10 @@ def test_unchanged_data_says_nothing(
 
 
 def test_restated_days_are_said_first(
-    env: Mesh, analysis: causal_pb.AttributionResult, capsys: pytest.CaptureFixture[str]
+    env: Mesh, restated: causal_pb.AttributionResult, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # A later pull restates three days of the window: revenue +5%, Meta prospecting's spend +10%.
+    analysis = restated
     spend_before = {c.channel: c.spend.amount for c in analysis.channels}
-    w.write(env["memory"].address,
-            w.restated(w.RESTATED, revenue=1.05, channel="meta_prospecting", spend=1.10))  # fmt: skip
     size = 0.05 * w.first_party_revenue(w.RESTATED)
     reply = _check(env, w.ORG, analysis.analysis_id)
     outcome, spend = reply.warnings
@@ -165,12 +183,13 @@ def test_restated_days_are_said_first(
 
 
 def test_explain_carries_the_changes_to_an_sdk_caller_and_its_llm(
-    env: Mesh, analysis: causal_pb.AttributionResult
+    env: Mesh, restated: causal_pb.AttributionResult
 ) -> None:
-    """After the restatement above: Explain's answer itself (what an SDK caller reads, which
+    """After a restatement: Explain's answer itself (what an SDK caller reads, which
     said nothing before) opens with the check's lines, each cited to the check's fact; with an
     LLM writer the model reads them as evidence, and its own mention of them goes out
     unflagged, while "no caveats" is contradicted by them."""
+    analysis = restated
     warnings = list(_check(env, w.ORG, analysis.analysis_id).warnings)
     assert len(warnings) == 2
     grounded = _explained(env["llm"].address, analysis.analysis_id)
@@ -215,9 +234,10 @@ def test_explain_says_when_it_could_not_check(
 
 
 def test_a_failed_check_is_one_line_and_the_answer_stands(
-    env: Mesh, analysis: causal_pb.AttributionResult, capsys: pytest.CaptureFixture[str],
+    env: Mesh, restated: causal_pb.AttributionResult, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
+    analysis = restated
     with socket.socket() as s:  # a port nothing listens on: the surfacing service is down
         s.bind(("127.0.0.1", 0))
         monkeypatch.setenv("LIFTOS_SURFACING_ADDR", f"127.0.0.1:{s.getsockname()[1]}")
