@@ -129,6 +129,28 @@ def test_search_and_status_answer_json(
     assert set(states.values()) == {"SERVING"}
 
 
+def test_a_call_out_of_time_gets_one_hint_whichever_verb_ran_it(
+    env: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The surfacing verbs (predict, recommend) and the others (counterfactual) say how long
+    they waited and how to wait longer in the same words, from mesh.cli.exits (s19 closing:
+    two wordings, the surfacing one inside the service's message)."""
+    a, cut = env.analysis_id, env.channels[0].channel
+    hints = {}
+    for argv in (["predict", a, "--days", "28"], ["counterfactual", a, "--set", f"{cut}=0"],
+                 ["recommend", a]):  # fmt: skip
+        assert main([*argv, "--timeout", "0.001"]) == exits.DEADLINE
+        lines = capsys.readouterr().err.splitlines()
+        (at,) = [i for i, x in enumerate(lines) if x.startswith("error")]
+        assert lines[at].endswith("DEADLINE_EXCEEDED: Deadline Exceeded"), lines
+        hints[argv[0]] = lines[at + 1]
+    same = (
+        "  (no answer within 0.001 s; give it more time with --timeout SECONDS, e.g. --timeout 300"
+    )
+    assert hints["predict"] == hints["counterfactual"] == same + ")", hints
+    assert hints["recommend"] == same + ", or skip the proposed experiments with --no-design)"
+
+
 def test_a_failed_call_exits_by_its_class_with_its_reason(
     env: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
