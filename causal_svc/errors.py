@@ -25,6 +25,7 @@ __all__ = [
     "NotAnAttribution",
     "NotIdentifiable",
     "PeerBusy",
+    "ReplyTooLarge",
     "SingularDesign",
     "StoredStateOutdated",
 ]
@@ -95,3 +96,16 @@ class StoredStateOutdated(FailedPrecondition):
     reading the message (U's R39-F1 refusal carried the generic FAILED_PRECONDITION)."""
 
     default_reason = "MODEL_STATE_OUTDATED"
+
+
+class ReplyTooLarge(ResourceExhausted):
+    """Memory refused a reply for the window past its message limit (REPLY_TOO_LARGE; no
+    RetryInfo: the same call never fits). ``memory_says`` is memory's own message (the size,
+    the limit, the days that fit), a field for a caller that words the refusal its own way
+    (before, service.py split it back out of this message's text)."""
+
+    default_reason = "REPLY_TOO_LARGE"
+
+    def __init__(self, message: str, *, memory_says: str) -> None:
+        super().__init__(message)
+        self.memory_says = memory_says

@@ -22,7 +22,7 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 from liftos.v1 import table_pb2 as table_pb
 
 from causal_svc.convert.aggregates import campaign_geo_frame
-from causal_svc.errors import InsufficientData, InvalidSpec, MemoryUnavailable
+from causal_svc.errors import InsufficientData, InvalidSpec, MemoryUnavailable, ReplyTooLarge
 from causal_svc.record_tables import ExperimentDesign
 from mesh.runtime.exceptions import (
     DependencyUnavailable,
@@ -126,9 +126,10 @@ async def aggregate_products(
 
     Raises
     ------
-    ResourceExhausted
+    ReplyTooLarge
         REPLY_TOO_LARGE: the window's sums pass memory's message limit; the message names
-        ``command``'s --start/--end (the analysis that asked) and memory's words.
+        ``command``'s --start/--end (the analysis that asked) and memory's words, which
+        ``memory_says`` also carries as they came.
     """
     request = memory_pb.AggregateProductsRequest(org_id=org_id, spend_only=spend_only)
     set_date_range(request.date_range, start, end)
@@ -350,7 +351,7 @@ def _memory_failure(error: grpc.aio.AioRpcError, target: str, rpc: str, org_id: 
 
 def _reply_too_large(
     error: grpc.aio.AioRpcError, rpc: str, command: str = "liftos analyze"
-) -> ResourceExhausted | None:
+) -> ReplyTooLarge | None:
     """Memory's answer for the window passing the message limit — memory's own refusal
     (REPLY_TOO_LARGE, naming the size and the days that fit), or gRPC's (an older memory, or
     this side's receive limit: "message larger than max") — as the caller's to narrow with
@@ -363,12 +364,12 @@ def _reply_too_large(
         not status.carried and "larger than max" in status.message
     ):
         return None
-    return ResourceExhausted(
+    return ReplyTooLarge(
         # the remedy before memory's words: a long message is clipped at its end
         f"the window's sums are too large for one reply of memory's {rpc}: analyse a shorter "
         f"window with {command} --start/--end (the request's date_range), and read the rest "
         f"as further windows; memory: {status.message}",
-        reason=REPLY_TOO_LARGE,
+        memory_says=status.message,
     )
 
 

@@ -48,11 +48,10 @@ from causal_svc.attribution.product_spend import product_spend_note
 from causal_svc.compute import ComputePool
 from causal_svc.convert import experiment_results as convert_results
 from causal_svc.convert import products as convert_products
-from causal_svc.errors import InsufficientData, InvalidSpec
+from causal_svc.errors import InsufficientData, InvalidSpec, ReplyTooLarge
 from causal_svc.experiment_result import GeoExperiment
 from causal_svc.jobs import RecordsData, run_estimate, run_graph_analysis
 from causal_svc.peers import (
-    REPLY_TOO_LARGE,
     MemoryReader,
     RegistryReader,
     RegistryRefused,
@@ -62,7 +61,7 @@ from causal_svc.peers import (
 from causal_svc.record_tables import ExperimentDesign, experiment_window
 from mesh.runtime.audit import log_deletion
 from mesh.runtime.cancellation import CancelToken, run_with
-from mesh.runtime.exceptions import DependencyUnavailable, InvalidInput, ResourceExhausted
+from mesh.runtime.exceptions import DependencyUnavailable, InvalidInput
 from mesh.runtime.money import FX_KIND, MixedCurrencies, mixed_pairs, spend_in_outcome_currency
 
 CODE_VERSION = convert.code_version()
@@ -239,15 +238,13 @@ class CausalService(causal_grpc.CausalServiceServicer):
                                             command="liftos analyze")  # fmt: skip
         except InsufficientData:
             return pd.DataFrame(), ""  # no product records: nothing left out
-        except ResourceExhausted as exc:
-            if exc.reason != REPLY_TOO_LARGE:
-                raise  # memory busy: the analysis is retried whole, as its other reads are
+        except ReplyTooLarge as exc:  # (memory busy: the analysis is retried whole)
             # only this note reads it: the model does not, so the window is not to be cut
             return pd.DataFrame(), (
                 "the org's product-report spend over this window is too large for one reply "
                 "of memory's AggregateProducts and is not totalled here; product reports are "
                 "left out of the attribution, so the model and its figures are unaffected "
-                f"(memory: {exc.message.split('memory: ', 1)[-1]})"
+                f"(memory: {exc.memory_says})"
             )
         except (DependencyUnavailable, InvalidInput) as exc:
             return pd.DataFrame(), (

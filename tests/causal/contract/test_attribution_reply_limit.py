@@ -20,6 +20,7 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 import sim
 from causal_svc.app import build as causal_build
+from causal_svc.errors import ReplyTooLarge
 from causal_svc.peers import _memory_failure
 from ingestion_svc.app import build as ingestion_build
 from memory_svc.app import build as memory_build
@@ -163,8 +164,11 @@ def test_a_memory_that_cannot_send_its_reply_reads_as_the_window_too_large() -> 
     limit) is the same advice, not INTERNAL; an overload's RESOURCE_EXHAUSTED is not."""
     too_large = _failure(grpc.StatusCode.RESOURCE_EXHAUSTED,
                          "SERVER: Sent message larger than max (314288446 vs. 67108864)")  # fmt: skip
-    assert isinstance(too_large, ResourceExhausted) and too_large.reason == "REPLY_TOO_LARGE"
+    assert isinstance(too_large, ReplyTooLarge) and too_large.reason == "REPLY_TOO_LARGE"
     assert "(314288446 vs. 67108864)" in too_large.message
+    # memory's words as a field (the attribution's product-spend note quotes them): before,
+    # the note split them back out of this message's text
+    assert too_large.memory_says == "SERVER: Sent message larger than max (314288446 vs. 67108864)"
     assert "liftos analyze --start/--end" in too_large.message
     busy = _failure(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many calls in flight")
     # not the window's size; memory's own overload (with RetryInfo) is PEER_BUSY: test_memory_busy
