@@ -58,6 +58,11 @@ A channel whose registered experiment runs, or has ended without its result reco
 near the analysis window is *held* whatever the draws say, naming the test and its read-out
 (:mod:`surfacing_svc.registered_holds`, R42-F1); the reallocation does not move it either.
 
+A test, or a hold of a channel not established or at risk, carries the value of testing it
+(:mod:`surfacing_svc.test_value`: what knowing its response adds to the reallocation over the
+draws); tests rank among themselves by it. It is a fact, not the test's impact: an upper bound
+before the test's cost, for a plan that is the reallocation's (its gain would count twice).
+
 Actions are ranked by expected impact (objective units over the horizon). A move's
 ``confidence`` is the share of the model's draws in which it improves the objective (a
 test's: the proposed experiment's power against a channel that just pays for itself, the
@@ -70,7 +75,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -92,27 +97,14 @@ from surfacing_svc.optimizer import (
 )
 from surfacing_svc.registered_holds import hold_for_test
 from surfacing_svc.spend_moves import same_spend
+from surfacing_svc.test_value import InformationValue, information_values, value_order, with_value
 from surfacing_svc.usual_spend import RegisteredTest
 
 __all__ = [
-    "CONFIDENT",
-    "DEMAND_CHASE_SHARE",
-    "Action",
-    "ActionKind",
-    "AnalysisEffect",
-    "Fact",
-    "RecommendPlans",
-    "Units",
-    "draws_lean",
-    "identification_at_risk",
-    "over_draws",
-    "ranked",
-    "recommend",
-    "recommend_plans",
-    "share_up",
-    "unproven_channels",
-    "with_counterfactual",
-]
+    "CONFIDENT", "DEMAND_CHASE_SHARE", "Action", "ActionKind", "AnalysisEffect", "Fact",
+    "RecommendPlans", "Units", "draws_lean", "identification_at_risk", "over_draws", "ranked",
+    "recommend", "recommend_plans", "share_up", "unproven_channels", "with_counterfactual",
+]  # fmt: skip
 
 # Share of draws that must agree before the model's answer is acted on.
 CONFIDENT = 0.8
@@ -547,11 +539,13 @@ def _risk_words(risk: float) -> str:
 class RecommendPlans:
     """The optimiser's two answers the actions are read from: each channel's break-even
     spend, and the reallocation of the current total (with the channels it may not raise
-    that are so for want of an established effect; None: not asked for, no reallocation)."""
+    that are so for want of an established effect; None: not asked for, no reallocation), and
+    the value of testing the channels a test would measure (none without a reallocation)."""
 
     break_even: BudgetPlan
     equal_budget: BudgetPlan | None
     unproven: tuple[str, ...]
+    test_values: Mapping[str, InformationValue] = field(default_factory=dict)
 
 
 def unproven_channels(
@@ -587,13 +581,16 @@ def recommend_plans(
     # reallocation (README: never more spend on an effect the analysis did not establish);
     # the draws' mean of such a channel is the prior's tail, not evidence (R4-F5).
     unproven = tuple(c for c in unproven_channels(curves, effects or {}) if c not in at_risk)
-    return RecommendPlans(
-        break_even_plan(curves, value_per_outcome, level, max_change),
-        equal_budget_plan(fixed, level, max_change, risk, capped=(*at_risk, *unproven))
-        if reallocate
-        else None,
-        unproven,
-    )
+    plan = (equal_budget_plan(fixed, level, max_change, risk, capped=(*at_risk, *unproven))
+            if reallocate else None)  # fmt: skip
+    # What testing is worth for each channel a test would measure (not one already under test).
+    tested = [c.channel for c in fixed if c.channel not in under_test
+              and (not c.identified or c.channel in at_risk or c.channel in unproven)]  # fmt: skip
+    values = {} if plan is None or not tested else information_values(
+        fixed, plan, tested, value_per_outcome=value_per_outcome, risk=risk,
+        max_change=max_change)  # fmt: skip
+    return RecommendPlans(break_even_plan(curves, value_per_outcome, level, max_change), plan,
+                          unproven, values)  # fmt: skip
 
 
 def recommend(
@@ -683,6 +680,7 @@ def recommend(
                 "identification", None, f"its identification is at risk: {risk_why}; a "
                 f"{move.kind.value} stands, as the bias inflates the effect")))  # fmt: skip
         actions.append(move)
+    actions = [with_value(a, plans.test_values) for a in actions]
     draws = max((c.n_draws for c in curves), default=0)
     realloc = None if plans.equal_budget is None else _reallocation(
         plans.equal_budget, value_per_outcome, tuple(at_risk), plans.unproven, draws
@@ -693,8 +691,10 @@ def recommend(
 
 
 def ranked(actions: Sequence[Action]) -> tuple[Action, ...]:
-    """Actions best first: by expected gain, then moves before holds before tests."""
+    """Actions best first: by expected gain, then moves before holds before tests, each by the
+    value of testing its channel (:func:`surfacing_svc.test_value.value_order`)."""
     order = {ActionKind.REALLOCATE: 0, ActionKind.SCALE: 1, ActionKind.CUT: 1,
              ActionKind.HOLD: 2, ActionKind.TEST: 3}  # fmt: skip
     return tuple(sorted(actions, key=lambda a: (-a.impact.estimate if a.impact.estimate > 0
-                                                else 0.0, order[a.kind], a.channel)))  # fmt: skip
+                                                else 0.0, order[a.kind], value_order(a),
+                                                a.channel)))  # fmt: skip
