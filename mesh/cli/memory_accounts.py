@@ -20,6 +20,7 @@ import argparse
 import datetime as dt
 import os
 import sys
+from difflib import SequenceMatcher
 from typing import Any
 
 # the CLI stays free of pandas / numpy at start: the SDK is imported when a verb runs
@@ -210,8 +211,19 @@ def _registry_kept(client: Any, org: str, kept_word: str) -> list[str]:
     return out
 
 
-def _fold(text: str) -> str:
-    return text.strip().casefold()
+def spelled_alike(typed: str, held: str, *, near: bool = False) -> bool:
+    """Whether ``held`` is an id the user may have meant by ``typed``: the CLI's one rule,
+    for the deletes that matched nothing. The same after trimming and case folding; with
+    ``near`` (the registry's experiment and factor ids), also one a prefix of the other
+    (``e1_typo``, ``e1``) or close in spelling (``ccl``, ``cci``). Memory's delete offers
+    only the first, as before the two rules were one (near account ids would change what
+    its message offers)."""
+    a, b = typed.strip().casefold(), held.strip().casefold()
+    if not near:
+        return a == b
+    if not a or not b:
+        return False
+    return a.startswith(b) or b.startswith(a) or SequenceMatcher(None, a, b).ratio() >= 0.6
 
 
 def no_match(client: Any, args: argparse.Namespace) -> list[str]:
@@ -229,7 +241,7 @@ def no_match(client: Any, args: argparse.Namespace) -> list[str]:
     except RpcFailure as failure:
         return [f"{head}; its accounts could not be listed ({failure.code}: {failure.message})"]
     alike = [a for a in accounts
-             if args.account_id is not None and _fold(a.account_id) == _fold(args.account_id)]  # fmt: skip
+             if args.account_id is not None and spelled_alike(args.account_id, a.account_id)]  # fmt: skip
     if not alike and args.account_id is None and args.source is not None:
         alike = list(accounts)  # a source the org has no records of: every account it has
     if not alike:

@@ -15,7 +15,6 @@ an org with nothing registered exits 0.
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import math
 import sys
@@ -24,7 +23,7 @@ from typing import Any
 
 from liftos.v1 import marketing_data_pb2 as md_pb
 
-from mesh.cli.memory_accounts import _confirmed
+from mesh.cli.memory_accounts import _confirmed, spelled_alike
 from mesh.runtime.config import PeerConfig
 from mesh.sdk.client import LiftOS, dc
 
@@ -107,7 +106,7 @@ def _said(
     if missing:
         held = registered()
         offer = ", ".join(held[:_OFFERED]) + (", …" if len(held) > _OFFERED else "")
-        alike = sorted({h for x in missing for h in held if _alike(x, h)})
+        alike = sorted({h for x in missing for h in held if spelled_alike(x, h, near=True)})
         print(
             f"error: not registered in org {org}: {', '.join(missing)} "
             + (f"(spelled alike: {', '.join(alike)}; " if alike else "(")
@@ -115,18 +114,6 @@ def _said(
             + "; one deleted before is not registered either",
             file=sys.stderr,
         )
-
-
-def _alike(typed: str, held: str) -> bool:
-    """A registered id the typed one may have meant: the same after trimming and case
-    folding, one a prefix of the other (``e1_typo``, ``e1``), or close in spelling (``ccl``,
-    ``cci``)."""
-    a, b = typed.strip().casefold(), held.strip().casefold()
-    if not a or not b:
-        return False
-    if a == b or a.startswith(b) or b.startswith(a):
-        return True
-    return difflib.SequenceMatcher(None, a, b).ratio() >= 0.6
 
 
 def cmd_experiments_delete(args: argparse.Namespace, peers: PeerConfig) -> int:
