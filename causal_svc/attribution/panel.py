@@ -346,7 +346,8 @@ def too_few_message(
     single (national) geo are said as such, and the geos dropped for missing days are named,
     instead of "0 geos" for a 12-geo weekly file. ``observed``: the days with an outcome."""
     msg = (f"attribution needs at least {MIN_DAYS} days and {MIN_GEOS} geos with outcomes; "
-           f"got {n_days} days and {n_geos} geos")  # fmt: skip
+           f"got {n_days} day{'' if n_days == 1 else 's'} and {n_geos} "
+           f"geo{'' if n_geos == 1 else 's'}")  # fmt: skip
     day = looks_weekly(observed)
     if day:
         weeks = np.unique(np.asarray(observed, dtype=np.int64)).size

@@ -101,12 +101,7 @@ def make_blocks(
     n_geos = pre_outcome.shape[0]
     size = n_cells + controls_per_block
     if n_geos < 2 * size:
-        raise InsufficientData(
-            f"{n_geos} geos with outcomes: a design with {n_cells} treatment cell(s) and "
-            f"{controls_per_block} control geo(s) per block needs at least {2 * size} geos "
-            "(two blocks), so that every arm has more than one geo",
-            subject="geos",
-        )
+        raise InsufficientData(too_few_geos(n_geos, n_cells, controls_per_block), subject="geos")
     level = pre_outcome.mean(axis=1)
     order = [int(i) for i in np.argsort(-level, kind="stable")]
     blocks: list[tuple[int, ...]] = []
@@ -126,6 +121,31 @@ def make_blocks(
             blocks.append((seed, *near))
         leftover = tuple(sorted(free, key=order.index))
     return Blocks(tuple(blocks), leftover, n_cells, n_geos)
+
+
+def too_few_geos(n_geos: int, n_cells: int, controls_per_block: int) -> str:
+    """Why ``n_geos`` cannot be split into two blocks, and what would make a geo test possible
+    (R48-F5: "1 geos with outcomes", and no word of how a one-region shop gets more)."""
+    need = 2 * (n_cells + controls_per_block)
+    have = f"{n_geos} geo{'' if n_geos == 1 else 's'} with outcomes"
+    what = (
+        "a test-versus-control design"
+        if n_cells == 1
+        else f"a design with {n_cells} treatment cells"
+    )
+    per = f"{controls_per_block} control geo{'' if controls_per_block == 1 else 's'} per block"
+    fix = (
+        "the orders are ingested for one region (or the country) only: a geo test needs them "
+        "per state or region; export the orders and each channel's spend by state or region "
+        "(a geo column in both), ingest them again and design again"
+        if n_geos <= 1
+        else f"a geo test needs orders and spend in at least {need} regions: export them by a "
+        "finer region (state, DMA or city) and ingest them again"
+    )
+    return (
+        f"{have}: {what} with {per} needs at least {need} geos (two blocks), so that every "
+        f"arm has more than one geo; {fix}"
+    )
 
 
 def rerandomise(blocks: Blocks, rng: np.random.Generator, n: int) -> np.ndarray:

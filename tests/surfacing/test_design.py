@@ -309,3 +309,19 @@ def test_each_cell_of_a_multi_cell_design_states_its_own_lower_bound() -> None:
     assert (
         up.conservative_lift == pytest.approx(up.expected_lift / 4.0) and up.conservative_lift > 0
     )
+
+
+@pytest.mark.parametrize("n_geos", [1, 3])
+def test_too_few_geos_are_counted_in_words_and_the_export_that_fixes_it_is_named(
+    n_geos: int,
+) -> None:
+    # R48-F5: "1 geos with outcomes: ... needs at least 4 geos", and no word of what to do.
+    with pytest.raises(InsufficientData) as info:
+        design_experiment(geo_history(n_geos=n_geos, n_days=120), DesignSpec("meta", lift=0.05))
+    text = info.value.message
+    assert "1 geos" not in text and "geo(s)" not in text and "cell(s)" not in text
+    assert text.startswith(f"{n_geos} geo{'' if n_geos == 1 else 's'} with outcomes: ")
+    assert "needs at least 4 geos" in text
+    assert "export" in text and "ingest them again" in text
+    if n_geos == 1:
+        assert "by state or region (a geo column in both)" in text

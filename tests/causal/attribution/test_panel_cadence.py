@@ -89,7 +89,8 @@ def test_geos_dropped_for_missing_days_are_named(form) -> None:
 def test_a_single_national_geo_is_told_it_needs_a_geo_panel(form) -> None:
     """F4."""
     err = _refusal(form(_sums(geos=("US",))))
-    assert "got 84 days and 1 geos; the outcome has one geo (US)" in err.message
+    # R48-F5: "1 geos" before.
+    assert "got 84 days and 1 geo; the outcome has one geo (US)" in err.message
     assert "attribution needs a geo panel" in err.message
 
 
