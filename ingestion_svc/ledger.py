@@ -34,6 +34,16 @@ may hold its batch for as long as its client takes, and replicas' batches cannot
 A release that fails (a full disk) leaves the reservation with its live owner: it is kept in
 this process as abandoned, so a retry here takes the id over at once, and the lease thread
 retries the release until it succeeds, so other replicas see the id free then.
+
+The lease thread outlives any failure of the ledger's file (a full disk raises
+``StorageFailure``, not ``sqlite3.Error``: it used to end the thread for the life of the
+process, audit R49-F1), logging once per outage and once when renewals work again. While the
+lease cannot be renewed it lapses for the other replicas, which may then take this process's
+reserved ids over; this process's own calls never do (its open ledgers are alive to it,
+whatever the file says), a reservation made after a lapse renews the lease in its own
+transaction, and an ack is recorded only while no other call holds or acked the id for a
+different request: a batch whose id was taken over meanwhile is refused BATCH_ID_REUSED, not
+acked beside the other call's.
 """
 
 from __future__ import annotations
@@ -49,7 +59,10 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingestion_svc import batch_parts
+from ingestion_svc.errors import BatchIdReused
 from mesh.runtime.sqlite_db import LockedSQLite
+from mesh.runtime.storage import StorageFailure
 
 __all__ = ["LEASE_S", "BatchLedger", "InFlight", "LedgerEntry", "host_key"]
 
@@ -132,10 +145,11 @@ class BatchLedger(LockedSQLite):
         self._instance = f"{os.getpid()}:{uuid.uuid4().hex}"
         self._host = host_key()
         self._lease_s = lease_s
+        self._lease_until_us = 0  # as last written to the file (under self._lock)
         with _OPEN_LOCK:
             _OPEN.add(self._instance)
         with self._lock:
-            self._renew()
+            self._lease_until_us = self._renew()
             stale = [
                 owner
                 for (owner,) in self._db.execute("SELECT DISTINCT owner FROM reservations")
@@ -158,38 +172,52 @@ class BatchLedger(LockedSQLite):
         self._leases.join()
         with _OPEN_LOCK:
             _OPEN.discard(self._instance)
-        with self._lock, contextlib.suppress(sqlite3.Error):
+        with self._lock, contextlib.suppress(sqlite3.Error, StorageFailure):
             # gone now, not when the lease lapses (a failure here: when it lapses)
             self._db.execute("DELETE FROM instances WHERE instance = ?", (self._instance,))
         super().close()
 
-    def _renew(self) -> None:
-        """Extend this instance's lease (under ``self._lock``)."""
+    def _renew(self) -> int:
+        """Extend this instance's lease (under ``self._lock``); returns its new end, for the
+        caller to keep once the write is committed."""
+        until = _now_us() + int(self._lease_s * 1e6)
         self._db.execute(
             "INSERT OR REPLACE INTO instances VALUES (?, ?, ?)",
-            (self._instance, self._host, _now_us() + int(self._lease_s * 1e6)),
+            (self._instance, self._host, until),
         )
+        return until
 
     def _hold_lease(self) -> None:
-        """Renew the lease, and retry the releases that failed, until the ledger closes."""
-        failing = False
+        """Renew the lease, and retry the releases that failed, until the ledger closes.
+        Whatever a try raises (a full disk's ``StorageFailure``, an I/O error), the thread
+        goes on: the lease and the abandoned reservations depend on it alone."""
+        failing_since: float | None = None
         while not self._stop.wait(self._lease_s / _RENEW_FRACTION):
             try:
                 with self._lock:
-                    self._renew()
-                failing = False
-            except sqlite3.Error as error:
-                if not failing:  # once per outage, not every few seconds
+                    self._lease_until_us = self._renew()
+            except Exception as error:
+                if failing_since is None:  # once per outage, not every few seconds
+                    failing_since = time.monotonic()
                     _LOGGER.error(
-                        "ingestion's batch ledger could not renew its lease (%s); other "
-                        "replicas take this process's reserved batch ids over once it lapses",
-                        error,
+                        "ingestion's batch ledger could not renew its lease (%s); tried again "
+                        "every %.0f s. Once it lapses (%.0f s) other replicas sharing the "
+                        "ledger may take over batch ids this process is writing: such a batch "
+                        "is then refused BATCH_ID_REUSED instead of acked",
+                        error, self._lease_s / _RENEW_FRACTION, self._lease_s,
+                    )  # fmt: skip
+            else:
+                if failing_since is not None:
+                    _LOGGER.warning(
+                        "ingestion's batch ledger renewed its lease again after %.0f s",
+                        time.monotonic() - failing_since,
                     )
-                failing = True
+                failing_since = None
             with _OPEN_LOCK:
                 mine = [a for a in _ABANDONED if a[2].startswith(self._instance + ":")]
             for org_id, batch_id, owner in mine:
-                with contextlib.suppress(sqlite3.Error):
+                # still abandoned while it fails: the next round tries again
+                with contextlib.suppress(Exception):
                     self.release(org_id, batch_id, owner)
 
     def abandon(self, org_id: str, batch_id: str, owner: str) -> None:
@@ -214,7 +242,13 @@ class BatchLedger(LockedSQLite):
         another call holds it (``owner`` itself included: a stream that sends one batch
         twice)."""
         with self._transaction():  # other processes wait: one reserves
-            return self._reserve(org_id, batch_id, fingerprint, owner)
+            # a lease that lapsed (renewals failed) is renewed with the reservation, so no
+            # replica takes over an id reserved from now on
+            renewed = self._renew() if self._lease_until_us <= _now_us() else None
+            seen = self._reserve(org_id, batch_id, fingerprint, owner)
+        if renewed is not None:
+            self._lease_until_us = renewed
+        return seen
 
     def _reserve(
         self, org_id: str, batch_id: str, fingerprint: str, owner: str
@@ -264,8 +298,13 @@ class BatchLedger(LockedSQLite):
         """Record an ack (a second put of the same batch keeps the first), ending the batch
         id's reservation. With ``generation`` (:meth:`generation` when the batch began), an
         ack is not recorded when the org's acks were forgotten since: the batch read records
-        a delete removed, so a re-send must run again. Returns whether the ack is kept."""
+        a delete removed, so a re-send must run again. Returns whether the ack is kept.
+
+        Raises :class:`BatchIdReused` when another call holds or acked the id for a different
+        request: it took the id over while this instance's lease had lapsed, and only one of
+        the two may be acked."""
         with self._transaction() as db:
+            self._check_owned(org_id, batch_id, fingerprint)
             db.execute(
                 "DELETE FROM reservations WHERE org_id = ? AND batch_id = ?", (org_id, batch_id)
             )
@@ -276,6 +315,35 @@ class BatchLedger(LockedSQLite):
                 (org_id, batch_id, fingerprint, ack, int(time.time() * 1e6)),
             )
             return True
+
+    def _check_owned(self, org_id: str, batch_id: str, fingerprint: str) -> None:
+        """Refuse an ack for a batch id another request holds or was acked for (called in
+        :meth:`put`'s transaction, so no takeover lands between this and the ack)."""
+        key = (org_id, batch_id)
+        acked = self._db.execute(
+            "SELECT fingerprint FROM batches WHERE org_id = ? AND batch_id = ?", key
+        ).fetchone()
+        held = self._db.execute(
+            "SELECT fingerprint, owner FROM reservations WHERE org_id = ? AND batch_id = ?", key
+        ).fetchone()
+        if acked is not None and not batch_parts.same(acked[0], fingerprint):
+            done, by = "was acked meanwhile", "another call"
+        elif held is not None and not batch_parts.same(held[0], fingerprint):
+            done, by = "is being written", f"another call ({held[1]})"
+        else:
+            return
+        _LOGGER.error(
+            "batch %r of org %r %s by %s for different rows, taken over while this "
+            "instance's ledger lease had lapsed: this call's rows are not acked",
+            batch_id, org_id, done, by,
+        )  # fmt: skip
+        raise BatchIdReused(
+            f"batch {batch_id!r} {done} for different rows by {by}, which took the id over "
+            "while this ingestion server could not renew its ledger lease; this call's rows "
+            "reached memory but are not acked: send them again with a new batch_id",
+            resource_type="liftos.v1.IngestRequest",
+            resource_name=f"orgs/{org_id}/batches/{batch_id}",
+        )
 
     def forget(self, org_id: str) -> int:
         """Drop the org's acks (records of it were deleted from memory: a batch sent again
@@ -321,6 +389,12 @@ class BatchLedger(LockedSQLite):
             pid = int(pid_text)
         except ValueError:
             return True
+        if pid == os.getpid():
+            # this process's own ledgers: alive while open, whatever their lease says (one
+            # whose renewals fail is alive all the same: R49-F1 took its batches over)
+            with _OPEN_LOCK:
+                if instance in _OPEN:
+                    return False
         row = self._db.execute(
             "SELECT host, lease_until_us FROM instances WHERE instance = ?", (instance,)
         ).fetchone()
