@@ -13,6 +13,7 @@ The parts, each safe to call from worker threads:
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import time
 from collections.abc import Sequence
@@ -39,6 +40,8 @@ from mesh.runtime.page_tokens import PageTokens
 from mesh.runtime.page_tokens import page_size as _page_size
 
 __all__ = ["ACCOUNTS_PAGE", "MAX_ACCOUNTS_PAGE", "MemoryEngine", "MemorySettings"]
+
+_LOGGER = logging.getLogger(__name__)
 
 # ListAccounts' page size when the request gives none, and its largest.
 ACCOUNTS_PAGE = 500
@@ -112,10 +115,23 @@ class MemoryEngine:
         return out
 
     def close(self) -> None:
+        """Save the search indexes and close the store. An index that cannot be saved (a full
+        disk, often why the service is being stopped) is one line in the log and does not stop
+        the rest: its file stays as it was, and the next start catches it up or rebuilds it
+        from the store, where every record is (R49-F7: a traceback, later orgs unsaved, the
+        store left open)."""
         self._scans.close()
         with self._writer.lock:
-            self.indexes.save_all()
-            self.store.close()
+            try:
+                for org_id, exc in self.indexes.save_all():
+                    _LOGGER.error(
+                        "memory's search index of org %r was not saved at shutdown (%s); the "
+                        "next start catches it up or rebuilds it from the store: nothing is "
+                        "lost",
+                        org_id, _one_line(exc),
+                    )  # fmt: skip
+            finally:
+                self.store.close()
 
     def embedder(self, name: str) -> CausalEmbedder:
         return self._embedders.get(name)
@@ -333,3 +349,9 @@ class MemoryEngine:
         self, org_id: str, *, page_size: int = 0, page_token: str = ""
     ) -> tuple[list[SpaceSummary], str]:
         return self._graphs.spaces_page(org_id, page_size=page_size, page_token=page_token)
+
+
+def _one_line(exc: BaseException) -> str:
+    """An error's last line: FAISS's own spans several, the OS's reason last."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__

@@ -476,10 +476,18 @@ class IndexManager:
         saved_files.replace_synced(tmp_meta, sidecar)
         self._unsaved[org_id] = 0
 
-    def save_all(self) -> None:
-        for org_id in list(self._orgs):
-            if self._unsaved.get(org_id, 0):
+    def save_all(self) -> list[tuple[str, Exception]]:
+        """Save every index with unsaved changes, each whatever the others' saves raise (a
+        full disk: the file stays as it was); returns the orgs not saved, with why."""
+        failed: list[tuple[str, Exception]] = []
+        for org_id in [o for o in list(self._orgs) if self._unsaved.get(o, 0)]:
+            try:
                 self.save(org_id)
+            except (OSError, RuntimeError) as exc:  # FAISS raises its write errors so
+                failed.append((org_id, exc))
+                for saved in self._paths(org_id):  # the half-written copy, not the file
+                    saved.with_suffix(f"{saved.suffix}.tmp").unlink(missing_ok=True)
+        return failed
 
     def _load(self, org_id: str, dim: int) -> OrgIndex | None:
         path, sidecar = self._paths(org_id)
@@ -528,10 +536,8 @@ class IndexManager:
                 # max_nlist lists, so searching it would read half the fraction it should
                 _LOGGER.info(
                     "index for %s has %d lists, more than %d; rebuilding",
-                    state.org_id,
-                    idx.nlist,
-                    self.settings.max_nlist,
-                )
+                    state.org_id, idx.nlist, self.settings.max_nlist,
+                )  # fmt: skip
                 idx = None
             if idx is None or idx.size != state.record_count or idx.checksum() != state.checksum:
                 if idx is not None:
@@ -557,12 +563,8 @@ class IndexManager:
             return 0
         if self._orgs.get(org_id) is None:
             self.recover(state, self.stored)
-            self.set_record_ids(
-                org_id,
-                RecordIds.from_pages(
-                    self.stored.iter_record_ids(org_id, 100_000), size=state.record_count
-                ),
-            )
+            pages = self.stored.iter_record_ids(org_id, 100_000)
+            self.set_record_ids(org_id, RecordIds.from_pages(pages, size=state.record_count))
             return state.record_count
         with self.lock(org_id):
             idx = self._orgs.get(org_id)
