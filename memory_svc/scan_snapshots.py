@@ -20,10 +20,12 @@ import time
 from collections.abc import Callable
 
 from memory_svc.store import ReadTransaction, RecordFilter, ScanRow
+from mesh.runtime.config import org_share
 from mesh.runtime.exceptions import ResourceExhausted
 
 __all__ = [
     "SCAN_SNAPSHOTS",
+    "SCAN_SNAPSHOT_IDLE_S",
     "SCAN_SNAPSHOT_S",
     "ScanSnapshot",
     "ScanSnapshotExpired",
@@ -37,6 +39,13 @@ __all__ = [
 SCAN_SNAPSHOT_S = 120.0
 # Snapshots open at once (a connection each; PostgreSQL: budget them, docs/deploy.md).
 SCAN_SNAPSHOTS = 32
+# How long a snapshot may wait for its next page to be pulled. The server reads a page when
+# gRPC has sent the one before, so a gap this long is a reader that stopped, not a slow one:
+# four of causal's readers (MemoryReader.scan_frame, each reply decoded on a thread) scanning
+# a 100k-record org at once, with three busy processes on two cores, waited at most 3.6 s
+# between pages (median 0.6 s; 2026-12-07, /work/notes/s20/FC_notes.md). The lifetime bounds
+# a slow full read; this lets a stalled reader's place go within a quarter of it.
+SCAN_SNAPSHOT_IDLE_S = 30.0
 
 
 class ScanSnapshotExpired(ResourceExhausted):
@@ -57,11 +66,15 @@ class ScanSnapshot:
 
     def __init__(
         self, org_id: str, txn: ReadTransaction, deadline: float, lifetime_s: float,
-        gone: Callable[[ScanSnapshot], None],
+        gone: Callable[[ScanSnapshot], None], idle_s: float | None = None,
     ) -> None:  # fmt: skip
         self.org_id = org_id
         self.deadline = deadline
         self._lifetime_s = lifetime_s
+        # None: only the lifetime bounds it; one at least as long as the lifetime never acts
+        self._idle_s = idle_s if idle_s is not None and idle_s < lifetime_s else None
+        self._last_page = time.monotonic()  # when the last page was read (or the snapshot began)
+        self._idled = False  # ended for want of a reader, not for its lifetime
         self._txn: ReadTransaction | None = txn
         self._gone = gone
         self._lock = threading.Lock()
@@ -76,27 +89,51 @@ class ScanSnapshot:
         max_bytes: int | None,
     ) -> list[ScanRow]:
         with self._lock:
-            if self._txn is not None and time.monotonic() > self.deadline:
+            if self._txn is not None and self._due(time.monotonic()):
                 self._end()
             if self._txn is None:
-                raise ScanSnapshotExpired(
-                    f"this Scan of org {self.org_id!r} read for longer than the "
-                    f"{self._lifetime_s:g} s its snapshot is kept "
-                    "(LIFTOS_MEMORY_SCAN_SNAPSHOT_S), so the rest of it cannot come from the "
-                    "state it began in: scan again, reading the replies as they come",
-                    retry_after_s=1.0,
-                )
+                raise self._expired()
             try:
                 return self._txn.scan_page(flt, after, limit, with_embeddings, max_bytes)
             finally:
+                self._last_page = time.monotonic()
                 if self._closing:  # closed while this page was read
                     self._end()
 
+    def _due(self, now: float) -> bool:
+        """Whether the snapshot is past its lifetime, or waited ``idle_s`` for a page."""
+        if now > self.deadline:
+            return True
+        if self._idle_s is not None and now - self._last_page > self._idle_s:
+            self._idled = True
+            return True
+        return False
+
+    def _expired(self) -> ScanSnapshotExpired:
+        if self._idled:
+            assert self._idle_s is not None
+            return ScanSnapshotExpired(
+                f"this Scan of org {self.org_id!r} was ended because no page of it was read "
+                f"for {self._idle_s:g} s (a reader that stops keeps the store from cleaning "
+                "up and holds one of the org's Scans), so the rest of it cannot come from "
+                "the state it began in: scan again, reading the replies as they come",
+                retry_after_s=1.0,
+            )
+        return ScanSnapshotExpired(
+            f"this Scan of org {self.org_id!r} read for longer than the "
+            f"{self._lifetime_s:g} s its snapshot is kept "
+            "(LIFTOS_MEMORY_SCAN_SNAPSHOT_S), so the rest of it cannot come from the "
+            "state it began in: scan again, reading the replies as they come",
+            retry_after_s=1.0,
+        )
+
     def expire(self, now: float) -> None:
-        """End the snapshot if it is past its deadline and no page is being read."""
-        if now > self.deadline and self._lock.acquire(blocking=False):
+        """End the snapshot if it is past its deadline, or no page was read from it for
+        ``idle_s``, and no page is being read."""
+        if self._lock.acquire(blocking=False):
             try:
-                self._end()
+                if self._txn is not None and self._due(now):
+                    self._end()
             finally:
                 self._lock.release()
 
@@ -126,22 +163,40 @@ class ScanSnapshot:
 
 class ScanSnapshots:
     """The snapshots a store's Scans hold: opened by ``begin(org_id)``, counted against
-    ``max_open``, ended past ``lifetime_s`` by a reaper thread (started with the first)."""
+    ``max_open`` and against the org's share of it (``org_share``), ended past
+    ``lifetime_s``, or after ``idle_s`` without a page read, by a reaper thread (started with
+    the first)."""
 
     def __init__(
-        self, begin: Callable[[str], ReadTransaction], lifetime_s: float, max_open: int
-    ) -> None:
+        self, begin: Callable[[str], ReadTransaction], lifetime_s: float, max_open: int,
+        *, idle_s: float | None = None,
+    ) -> None:  # fmt: skip
+        """``idle_s``: None for ``SCAN_SNAPSHOT_IDLE_S`` (read now, so a test may set it)."""
         self._begin = begin
         self.lifetime_s = lifetime_s
         self.max_open = max_open
+        self.org_share = org_share(max_open)
+        self.idle_s = SCAN_SNAPSHOT_IDLE_S if idle_s is None else idle_s
         self._open: set[ScanSnapshot] = set()
         self._starting = 0
+        self._by_org: dict[str, int] = {}  # open and starting, per org with any
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._reaper: threading.Thread | None = None
 
     def open(self, org_id: str) -> ScanSnapshot:
         with self._lock:
+            held = self._by_org.get(org_id, 0)
+            if held >= self.org_share:
+                # the share is checked first: the org is told what it holds, not that the
+                # process is full, which retrying would not change while its own are open
+                raise ScanSnapshotsBusy(
+                    f"org {org_id!r} has {held} Scans reading at once, its share of this "
+                    f"memory process's {self.max_open} snapshots (a quarter of "
+                    "LIFTOS_MEMORY_SCAN_SNAPSHOTS; the rest are kept for other orgs): read "
+                    "or cancel the org's open Scans, then retry",
+                    retry_after_s=1.0,
+                )
             if len(self._open) + self._starting >= self.max_open:
                 raise ScanSnapshotsBusy(
                     f"{self.max_open} Scans are reading at once from this memory process, "
@@ -150,14 +205,20 @@ class ScanSnapshots:
                     retry_after_s=1.0,
                 )
             self._starting += 1  # its place kept while it begins (a connection may open)
+            self._by_org[org_id] = held + 1
         try:
             txn = self._begin(org_id)
-        finally:
+        except BaseException:
             with self._lock:
                 self._starting -= 1
+                self._release(org_id)
+            raise
         deadline = time.monotonic() + self.lifetime_s
-        snapshot = ScanSnapshot(org_id, txn, deadline, self.lifetime_s, self._forget)
+        snapshot = ScanSnapshot(
+            org_id, txn, deadline, self.lifetime_s, self._forget, idle_s=self.idle_s
+        )
         with self._lock:
+            self._starting -= 1
             self._open.add(snapshot)
             if self._reaper is None:
                 self._reaper = threading.Thread(
@@ -182,11 +243,22 @@ class ScanSnapshots:
 
     def _forget(self, snapshot: ScanSnapshot) -> None:
         with self._lock:
-            self._open.discard(snapshot)
+            if snapshot in self._open:
+                self._open.discard(snapshot)
+                self._release(snapshot.org_id)
+
+    def _release(self, org_id: str) -> None:
+        """One place of ``org_id`` given back (under ``_lock``)."""
+        left = self._by_org[org_id] - 1
+        if left:
+            self._by_org[org_id] = left
+        else:
+            del self._by_org[org_id]
 
     def _reap(self) -> None:
-        # checked a few times per lifetime: a stalled snapshot is ended within ~1.1 lifetimes
-        interval = min(1.0, self.lifetime_s / 10)
+        # checked a few times per lifetime (and per idle bound): a stalled snapshot is ended
+        # within ~1.1 of either
+        interval = min(1.0, self.lifetime_s / 10, self.idle_s / 10)
         while not self._stop.wait(interval):
             with self._lock:
                 snapshots = list(self._open)
