@@ -21,10 +21,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from surfacing_svc.curves import HillCurve
+from surfacing_svc.design.plan import MIN_GEOS, MIN_HISTORY_DAYS
 from surfacing_svc.optimizer import BudgetPlan, ChannelBounds
 from surfacing_svc.recommend import unproven_channels as unproven
 
-__all__ = ["UNPROVEN_FIELD", "unproven", "unproven_bounds", "unproven_notes"]
+__all__ = ["TEST_POINTER", "UNPROVEN_FIELD", "unproven", "unproven_bounds", "unproven_notes"]
+
+# Where a plan points to a test: what `liftos design` needs before it designs one, and what it
+# says when a go-dark cannot detect the effect (R48-F3: a 30-day, one-region shop was sent to a
+# verb that refused it).
+TEST_POINTER = (
+    f"`liftos design --channel CHANNEL` sizes one once the org has at least {MIN_HISTORY_DAYS} "
+    f"days of history and orders in at least {MIN_GEOS} regions, and says what it could "
+    "detect; where turning the channel off cannot, it says what a heavy-up would"
+)
 
 # The bound's origin as the plan names it (ChannelBounds.field): not a request field.
 UNPROVEN_FIELD = "the ceiling at current spend (its effect not established)"
@@ -64,7 +74,7 @@ def unproven_notes(
     out = []
     why = ("the analysis did not establish its effect (its interval of the incremental "
            "outcome includes zero): more spend would bet on an effect the analysis could not "
-           "tell from none; a geo experiment (liftos design) would measure it")  # fmt: skip
+           "tell from none; a geo experiment would measure it (" + TEST_POINTER + ")")  # fmt: skip
     if held:
         stopped = [ch for ch in held if by[ch].bound.value == "upper"]
         ceiling = (

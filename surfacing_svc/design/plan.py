@@ -31,6 +31,8 @@ from .returns import carry_over_note, extrapolation_note, priced
 from .spec import CellDesign, CellSpec, DesignSpec, ExperimentDesign, PowerPoint, TreatmentKind
 
 __all__ = [
+    "MIN_GEOS",
+    "MIN_HISTORY_DAYS",
     "MIN_PLACEBO_WINDOWS",
     "MIN_PRE_DAYS",
     "SPILLOVER_NOTE",
@@ -45,10 +47,17 @@ MAX_PRE_DAYS = 91
 # Fewer placebo windows than this say too little about the null spread of a duration.
 MIN_PLACEBO_WINDOWS = 14
 DEFAULT_DURATIONS = (7, 14, 21, 28, 35, 42, 49, 56)
+# What the shortest default design needs: the history to power a week's test, and two blocks
+# of one treated and one control geo (what other verbs say before pointing to a test).
+MIN_HISTORY_DAYS = MIN_PRE_DAYS + DEFAULT_DURATIONS[0] + MIN_PLACEBO_WINDOWS - 1
+MIN_GEOS = 4
 
 
-def plan_windows(n_days: int, spec: DesignSpec) -> tuple[int, tuple[int, ...]]:
-    """The pre-period length and the durations the history can check.
+def plan_windows(
+    n_days: int, spec: DesignSpec, last: dt.date | None = None
+) -> tuple[int, tuple[int, ...]]:
+    """The pre-period length and the durations the history can check (``last``: the
+    history's last day, to say when enough will have accrued).
 
     Raises
     ------
@@ -68,21 +77,36 @@ def plan_windows(n_days: int, spec: DesignSpec) -> tuple[int, tuple[int, ...]]:
         too_long = [d for d in wanted if not fits(d)]
         if too_long:
             d = too_long[0]
+            need = pre + d + MIN_PLACEBO_WINDOWS - 1
             raise InsufficientData(
-                f"a {d}-day test after a {pre}-day pre-period needs at least "
-                f"{pre + d + MIN_PLACEBO_WINDOWS - 1} days of history to power by placebo "
-                f"windows; the org has {n_days}",
+                f"a {d}-day test after a {pre}-day pre-period needs at least {need} days of "
+                f"history to power by placebo windows; the org has {n_days}"
+                + _wait(n_days, need, last),
                 subject="history",
             )
         return pre, wanted
     usable = tuple(d for d in wanted if fits(d))
     if not usable:
+        need = pre + wanted[0] + MIN_PLACEBO_WINDOWS - 1
         raise InsufficientData(
             f"the org has {n_days} days of history; powering even a {wanted[0]}-day test "
-            f"needs at least {pre + wanted[0] + MIN_PLACEBO_WINDOWS - 1}",
+            f"needs at least {need}" + _wait(n_days, need, last),
             subject="history",
         )
     return pre, usable
+
+
+def _wait(n_days: int, need: int, last: dt.date | None) -> str:
+    """How long until the history is long enough, in days and by date (R48-F3: a 30-day shop
+    told to run a test was refused with the minimum only)."""
+    more = need - n_days
+    if more <= 0:
+        return ""
+    when = f", i.e. once it runs to {last + dt.timedelta(days=more):%Y-%m-%d}" if last else ""
+    return (
+        f": {more} more day{'' if more == 1 else 's'} of daily outcomes and spend{when}; "
+        "design again then (the test runs after the history it is powered on)"
+    )
 
 
 def _controls_per_block(n_cells: int, share: float) -> int:
@@ -199,6 +223,10 @@ def _cell(
             recommended = points[-1].duration_days
             feasible = False
             reason = _why_not(spec, cell, points, target, noise, history.outcome_name)
+            if cell.kind is TreatmentKind.GO_DARK:
+                reason += _heavy_up_instead(
+                    spec, points[-1], daily_spend, daily_outcome, history.outcome_name
+                )
     conservative = ""
     if math.isfinite(points[0].conservative_lift):
         recommended, conservative = _conservative(
@@ -384,6 +412,36 @@ def _why_not(
     return said + f"; reaching the target would take about {needed} days"
 
 
+# The heavy-up multiples offered where a go-dark cannot reach its target.
+_HEAVY_UPS = (2.0, 3.0, 5.0)
+
+
+def _heavy_up_instead(
+    spec: DesignSpec, longest: PowerPoint, daily_spend: float, daily_outcome: float, outcome: str
+) -> str:
+    """What a heavy-up of the same geos would detect where a go-dark cannot (R48-F3: a small
+    shop was "recommended" a go-dark at 6% power, and the heavy-up that could work was never
+    named). A go-dark can remove at most the spend the geos run; a heavy-up ×m adds (m − 1)
+    times it, so on the same noise it detects a return (m − 1) times smaller. The return is
+    per unit of added spend on the same placebo noise, at the longest duration checked."""
+    d = longest.duration_days
+    mde = mde_at(spec.target_power, longest.noise, spec.alpha, direction=1)
+    if not math.isfinite(mde) or daily_spend <= 0 or longest.realised_share <= 0:
+        return ""
+    per = []
+    for m in _HEAVY_UPS:
+        added = (m - 1.0) * daily_spend * d
+        least = mde * daily_outcome * d / (added * longest.realised_share)
+        per.append(f"{_r(least)} at ×{m:g} (adding {added:,.0f})")
+    pays = "; 1 returns the spend" if outcome == "revenue" else ""
+    return (
+        f"; a go-dark can remove only the {daily_spend * d:,.0f} of spend these geos run in "
+        f"{d} days, a heavy-up adds more: with {spec.target_power:.0%} power a {d}-day "
+        f"heavy-up detects an added-spend ROAS ({outcome} per unit of added spend{pays}) of "
+        f"{per[0]} or more, {', '.join(per[1:])}: `liftos design --heavy-up M` sizes one"
+    )
+
+
 def budget_note(spec: DesignSpec, cell: CellDesign, index: int | None = None) -> str:
     """What a budget did to a heavy-up cell's multiplier, per duration (R26-F7: ×2 asked ran
     as ×1.18 without a word, and one multiplier was printed for durations that each spend
@@ -462,7 +520,9 @@ def design_experiment(
             f"channel {spec.channel!r} has no spend in the history; channels with spend: {known}",
             field="channel",
         )
-    pre, durations = plan_windows(history.n_days, spec)
+    pre, durations = plan_windows(
+        history.n_days, spec, history.dates.astype("datetime64[D]")[-1].item()
+    )
     n_cells = len(spec.cells)
     controls = _controls_per_block(n_cells, spec.treatment_share)
     room = history.n_geos // 2 - n_cells  # the most control geos per block two blocks allow

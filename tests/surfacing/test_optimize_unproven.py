@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import pytest
 
+from surfacing_svc.design.plan import MIN_GEOS, MIN_HISTORY_DAYS
 from surfacing_svc.intervals import Interval
 from surfacing_svc.optimizer import Objective
 from surfacing_svc.planning import (
@@ -68,6 +69,14 @@ def test_a_channel_the_analysis_did_not_establish_is_held_at_most_at_current_spe
     note = next(w for w in plan.warnings if "not raised above current spend" in w)
     assert "meta" in note and "did not establish its effect" in note
     assert "the ceiling binds for meta" in note  # the curves' mean would raise it
+    # R48-F3: a bare "(liftos design) would measure it" sent a 30-day, one-region shop to a
+    # verb that refused it; the pointer says what design needs, as design's own refusals do.
+    assert (
+        "a geo experiment would measure it (`liftos design --channel CHANNEL` sizes one once "
+        f"the org has at least {MIN_HISTORY_DAYS} days of history and orders in at least "
+        f"{MIN_GEOS} regions, and says what it could detect; where turning the channel off "
+        "cannot, it says what a heavy-up would)"
+    ) in note
     meta = next(p for p in plan.channels if p.channel == "meta")
     assert meta.upper_bound == pytest.approx(100.0) and meta.bound.value == "upper"
     # A larger budget lifts the ceiling only to meta's share of today's spend (× 4/3 here):
