@@ -495,10 +495,12 @@ def run_design(args: argparse.Namespace, peers: Any) -> int:
                   "--expected-roas), so the recommendation is the most sensitive duration; "
                   "pass --analysis ID to read the effect from an attribution analysis, or "
                   "--lift X (e.g. 0.05) for a relative effect of your own")  # fmt: skip
-        print(
-            f"  recommended: {c.recommended_duration_days} days"
-            + ("" if c.feasible else f" — not reachable: {c.reason}")
-        )
+        if c.feasible:
+            print(f"  recommended: {c.recommended_duration_days} days")
+        else:  # R48-F3: "recommended: 49 days — not reachable" at 6% power
+            print(f"  no duration checked reaches the target power: {c.reason}")
+            print(f"  (--save would register {c.recommended_duration_days} days, the longest "
+                  "checked: a test that may well come back null)")  # fmt: skip
         # The power at the analysis interval's lower bound qualifies the recommendation, so
         # what it means for it is printed under it.
         if c.conservative:
