@@ -25,6 +25,7 @@ from causal_svc.errors import InsufficientData, InvalidSpec
 from mesh.runtime.cadence import looks_weekly, weekly_series
 from mesh.runtime.quoting import shown, shown_all
 
+from .channel_span import span_notes
 from .coverage import MATERIAL_SHARE, media_off_panel
 from .coverage import uncovered as _uncovered
 from .geo_overlap import no_channel_message
@@ -499,6 +500,7 @@ def _assemble(
         *gaps.warnings,
         *_weekly_channels(names, x, has_spend, dates),
         *_channel_holes(names, x, has_spend, dates),
+        *span_notes(names, x, has_spend, dates),
         *(f.message for f in scale),
     ]
     checks = (*checks, *(DataCheck("spend_scale", f.value, f.limit, f.reason) for f in scale))
