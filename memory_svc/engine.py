@@ -15,9 +15,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -38,10 +40,13 @@ from memory_svc.store import Aggregate, CampaignGeoDays, RecordFilter, RecordSto
 from memory_svc.writer import RecordWriter, Serialise, WriteOutcome
 from mesh.runtime.page_tokens import PageTokens
 from mesh.runtime.page_tokens import page_size as _page_size
+from mesh.runtime.storage import storage_failure
 
 __all__ = ["ACCOUNTS_PAGE", "MAX_ACCOUNTS_PAGE", "MemoryEngine", "MemorySettings"]
 
 _LOGGER = logging.getLogger(__name__)
+# What a Scan that could not begin lost (mesh.runtime.storage words the rest).
+_SCAN_LOST = "the Scan read nothing — send it again"
 
 # ListAccounts' page size when the request gives none, and its largest.
 ACCOUNTS_PAGE = 500
@@ -302,8 +307,17 @@ class MemoryEngine:
 
     def open_scan(self, org_id: str) -> ScanSnapshot:
         """A snapshot of the org's records as of now, for one Scan's pages (close it when the
-        Scan ends); raises ``ScanSnapshotsBusy`` when ``scan_snapshots`` are open."""
-        return self._scans.open(org_id)
+        Scan ends); raises ``ScanSnapshotsBusy`` when ``scan_snapshots`` are open, and
+        ``StorageFailure`` when its connection cannot be opened for a limit of the host (out
+        of file descriptors: each snapshot holds a connection of its own; R49-F2)."""
+        try:
+            return self._scans.open(org_id)
+        except (OSError, sqlite3.Error) as exc:
+            where = getattr(self.store, "_path", Path("memory.sqlite")).parent
+            failure = storage_failure(exc, where, owner="memory", lost=_SCAN_LOST)
+            if failure is None:
+                raise
+            raise failure from exc
 
     def snapshot_page(
         self,

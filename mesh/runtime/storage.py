@@ -16,6 +16,17 @@ Why RESOURCE_EXHAUSTED: google.rpc's code.proto gives it for "the entire file sy
 space". No RetryInfo: the same call cannot succeed until someone frees space (or makes the disk
 writable again), so clients must not retry on their own, and a peer passes memory's words on
 (ingestion's MEMORY_REFUSED quotes them) instead of folding them into "memory unavailable".
+
+Two more limits a host puts on a store read the same way (audit R49 F2, F3), each named with
+the operator's fix instead of SQLite's "disk I/O error" / "unable to open database file" and
+INTERNAL:
+
+- the process's open-file limit (EMFILE/ENFILE; SQLITE_CANTOPEN while no descriptor is left):
+  it clears as other calls end, so this one carries a RetryInfo (reason RESOURCE_EXHAUSTED)
+  and a retry is expected to succeed; the message names the limit and ``ulimit -n``;
+- the file-size limit (RLIMIT_FSIZE; Python ignores SIGXFSZ, so a write past it fails EFBIG,
+  which SQLite reports as an I/O error or a full disk): STORAGE_FULL naming the file, the
+  limit and ``ulimit -f``.
 """
 
 from __future__ import annotations
@@ -23,29 +34,54 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import resource
 import sqlite3
+import threading
+import time
 import uuid
 from pathlib import Path
 
 from mesh.runtime.exceptions import ResourceExhausted
 
-__all__ = ["StorageFailure", "StorageUnwritable", "check_writable", "storage_failure"]
+__all__ = [
+    "OPEN_FILES_RETRY_S",
+    "StorageFailure",
+    "StorageUnwritable",
+    "check_writable",
+    "storage_failure",
+]
 
 _LOGGER = logging.getLogger(__name__)
 
 # SQLite primary result codes (an extended code carries its primary one in the low byte).
 _SQLITE_READONLY = 8
+_SQLITE_IOERR = 10
 _SQLITE_FULL = 13
+_SQLITE_CANTOPEN = 14
 # PostgreSQL's disk_full (class 53, insufficient resources), raised as psycopg.errors.DiskFull.
 _PG_DISK_FULL = "53100"
 
 _FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 _READ_ONLY_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
+_FD_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE})
+# Out of descriptors may clear between the failure and the look at it: this close to the limit
+# counts as out. A file this close to the file-size limit is at it (SQLite writes whole pages,
+# 64 KiB at most).
+_FD_MARGIN = 8
+_PAGE_MARGIN = 65_536
+# When the open-file limit is hit, the caller may retry after this long (other calls end).
+OPEN_FILES_RETRY_S = 2.0
+# The same failure is logged once in this many seconds (a burst of calls meeting one limit).
+_LOG_EVERY_S = 60.0
+_logged: dict[str, float] = {}
+_logged_lock = threading.Lock()
 
 
 class StorageFailure(ResourceExhausted):
-    """A write failed because the service's disk is full or cannot be written; nothing of the
-    call was stored (the store rolled back), so re-sending it later is safe."""
+    """A write failed because the service's disk is full or cannot be written, or a limit the
+    host puts on files was reached (open files, file size); nothing of the call was stored
+    (the store rolled back), so re-sending it later is safe. ``retry_after_s`` is set only
+    when the limit clears by itself (open files)."""
 
     default_reason = "STORAGE_FULL"
 
@@ -55,25 +91,63 @@ class StorageUnwritable(Exception):
     and why)."""
 
 
-def _kind(exc: BaseException) -> str | None:
-    """ "full", "read-only", or None for any other failure."""
+def _kind(exc: BaseException, where: str | Path) -> str | None:
+    """ "full", "read-only", "open-files", "file-size", or None for any other failure
+    (``where``: the store's directory, to look at its files)."""
     if isinstance(exc, sqlite3.Error):
         code = getattr(exc, "sqlite_errorcode", None)
-        if code is not None:
-            primary = code & 0xFF
-            if primary == _SQLITE_FULL:
-                return "full"
-            if primary == _SQLITE_READONLY:
-                return "read-only"
-        return None
+        primary = code & 0xFF if code is not None else None
+        if primary == _SQLITE_READONLY:
+            return "read-only"
+        if primary in (_SQLITE_FULL, _SQLITE_IOERR) and _at_size_limit(where) is not None:
+            return "file-size"
+        if primary == _SQLITE_CANTOPEN and _out_of_descriptors():
+            return "open-files"
+        return "full" if primary == _SQLITE_FULL else None
     if isinstance(exc, OSError) and exc.errno is not None:
         if exc.errno in _FULL_ERRNOS:
             return "full"
         if exc.errno in _READ_ONLY_ERRNOS:
             return "read-only"
+        if exc.errno in _FD_ERRNOS:
+            return "open-files"
+        if exc.errno == errno.EFBIG:
+            return "file-size"
         return None
     if getattr(exc, "sqlstate", None) == _PG_DISK_FULL:
         return "full"
+    return None
+
+
+def _out_of_descriptors() -> bool:
+    """Whether this process has (nearly) no file descriptor left: SQLite says only "unable to
+    open database file", not why."""
+    try:
+        os.close(os.open(os.devnull, os.O_RDONLY))
+        held = len(os.listdir("/proc/self/fd"))
+    except OSError as exc:
+        return exc.errno in _FD_ERRNOS
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return soft != resource.RLIM_INFINITY and held + _FD_MARGIN >= soft
+
+
+def _size_limit() -> int | None:
+    soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    return None if soft == resource.RLIM_INFINITY else int(soft)
+
+
+def _at_size_limit(where: str | Path) -> Path | None:
+    """A file of the store's directory at this process's file-size limit (None: no limit, or
+    none there)."""
+    limit = _size_limit()
+    if limit is None:
+        return None
+    try:
+        for file in Path(where).iterdir():
+            if file.is_file() and file.stat().st_size + _PAGE_MARGIN >= limit:
+                return file
+    except OSError:
+        pass
     return None
 
 
@@ -85,29 +159,63 @@ def _words(exc: BaseException) -> str:
 
 
 def storage_failure(
-    exc: BaseException, where: str | Path, *, owner: str, lost: str
+    exc: BaseException, where: str | Path, *, owner: str, lost: str, log: bool = True
 ) -> StorageFailure | None:
-    """``exc`` as a :class:`StorageFailure` when it is a full or unwritable disk, else None.
+    """``exc`` as a :class:`StorageFailure` when it is a full or unwritable disk (or one of
+    the host's limits on files: the module's docstring), else None.
 
     ``where``: the data dir (or store) the write went to; ``owner``: whose disk ("memory");
     ``lost``: what the caller lost and how to re-send it ("the batch was not stored — retry
-    it"). Logs one ERROR line (no traceback: the cause is known).
+    it"). Logs one ERROR line (no traceback: the cause is known), once a minute at most for
+    the same words; ``log=False`` for a caller that logs the failure in words of its own.
     """
-    kind = _kind(exc)
+    kind = _kind(exc, where)
     if kind is None:
         return None
     words = _words(exc)
+    retry_after_s: float | None = None
+    reason = "STORAGE_FULL"
     if kind == "full":
         message = f"{owner}'s disk is full at {where} ({words}); {lost} after freeing space"
-        reason = "STORAGE_FULL"
-    else:
+    elif kind == "read-only":
         message = (
             f"{owner} cannot write {where} ({words}: the disk or the directory is read-only); "
             f"{lost} once it is writable again"
         )
         reason = "STORAGE_READ_ONLY"
+    elif kind == "open-files":
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        nofile = "unlimited" if soft == resource.RLIM_INFINITY else f"{soft:,}"
+        message = (
+            f"{owner} is out of file descriptors ({words}; its open-file limit is {nofile}); "
+            f"{lost} in a few seconds, as other calls end; if it recurs, raise {owner}'s "
+            "open-file limit (ulimit -n, systemd LimitNOFILE=)"
+        )
+        reason, retry_after_s = "RESOURCE_EXHAUSTED", OPEN_FILES_RETRY_S
+    else:
+        file = _at_size_limit(where) or getattr(exc, "filename", None) or where
+        fsize = _size_limit()
+        size = f"{fsize:,} bytes" if fsize is not None else "the file system's largest file"
+        message = (
+            f"{owner}'s file {file} reached the file-size limit ({size}: {words}); {lost} "
+            f"after raising {owner}'s file-size limit (ulimit -f unlimited, systemd "
+            "LimitFSIZE=infinity, or prlimit --fsize on the running process)"
+        )
+    if log:
+        _log_once(message)
+    return StorageFailure(message, reason=reason, retry_after_s=retry_after_s)
+
+
+def _log_once(message: str) -> None:
+    now = time.monotonic()
+    with _logged_lock:
+        if now - _logged.get(message, -_LOG_EVERY_S) < _LOG_EVERY_S:
+            return
+        _logged[message] = now
+        if len(_logged) > 256:  # bounded: only recent lines matter
+            for old in [m for m, t in _logged.items() if now - t >= _LOG_EVERY_S]:
+                del _logged[old]
     _LOGGER.error("%s", message)
-    return StorageFailure(message, reason=reason)
 
 
 def check_writable(directory: Path, files: tuple[Path, ...] = ()) -> None:
