@@ -18,10 +18,12 @@ replaced versions.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 import numpy as np
@@ -55,6 +57,8 @@ _LOGGER = logging.getLogger(__name__)
 # in 9.5 s wall, 1.1 s CPU, on a loaded 2-core box; docs/performance.md); writes wait while
 # the VACUUM runs, so past it the clearing logs what is left instead (memory_svc.sqlite_erase).
 ERASE_VACUUM_BYTES = 2 << 30
+# A deletion that failed on the store's disk (or a limit on its files) changed nothing.
+_DELETION_LOST = "nothing was deleted — send the deletion again"
 
 
 class _Store(Protocol):
@@ -90,7 +94,7 @@ class SQLiteAccounts:
     ) -> Deletion:
         """Delete the org's records ``flt`` picks (``dry_run``: count them only), in one
         write transaction."""
-        with self._write_lock:
+        with self._write_lock, _lost(self._writer, _DELETION_LOST):
             db = self._writer
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -134,6 +138,22 @@ class SQLiteAccounts:
             with self._sums_lock:
                 self._sums.pop(org_id, None)
         return Deletion(seqs, history, accounts, count, max_seq, False)
+
+
+@contextlib.contextmanager
+def _lost(db: sqlite3.Connection, words: str) -> Iterator[None]:
+    """What a storage failure on ``db`` meanwhile says the caller lost (the connection's own
+    words are a Write's, "the batch was not stored"; R49-F4). The caller holds the write lock:
+    no Write's failure reads these."""
+    before = getattr(db, "lost", None)
+    if before is None:  # not a StorageConnection: its failures are not worded here
+        yield
+        return
+    db.lost = words  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        db.lost = before  # type: ignore[attr-defined]
 
 
 def _fill_unknown(db: sqlite3.Connection, org_id: str, decode: DecodeAccounts | None) -> int:

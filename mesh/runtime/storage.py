@@ -17,7 +17,7 @@ space". No RetryInfo: the same call cannot succeed until someone frees space (or
 writable again), so clients must not retry on their own, and a peer passes memory's words on
 (ingestion's MEMORY_REFUSED quotes them) instead of folding them into "memory unavailable".
 
-Two more limits a host puts on a store read the same way (audit R49 F2, F3), each named with
+Three more limits a host puts on a store read the same way (audit R49 F2-F4), each named with
 the operator's fix instead of SQLite's "disk I/O error" / "unable to open database file" and
 INTERNAL:
 
@@ -26,7 +26,12 @@ INTERNAL:
   and a retry is expected to succeed; the message names the limit and ``ulimit -n``;
 - the file-size limit (RLIMIT_FSIZE; Python ignores SIGXFSZ, so a write past it fails EFBIG,
   which SQLite reports as an I/O error or a full disk): STORAGE_FULL naming the file, the
-  limit and ``ulimit -f``.
+  limit and ``ulimit -f``;
+- SQLite's temporary-file directory (statement journals, temporary tables, sorts that spill:
+  SQLITE_TMPDIR, else TMPDIR, else /var/tmp, /usr/tmp, /tmp), not the data dir, full or out of
+  inodes: STORAGE_FULL naming that directory and SQLITE_TMPDIR. Temporary files stay where
+  the operator's environment puts them: moving them into memory (``temp_store``) would hold a
+  large deletion's statement journal or a VACUUM's copy in RAM.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ __all__ = [
     "StorageFailure",
     "StorageUnwritable",
     "check_writable",
+    "sqlite_temp_dir",
     "storage_failure",
 ]
 
@@ -69,6 +75,9 @@ _FD_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE})
 # 64 KiB at most).
 _FD_MARGIN = 8
 _PAGE_MARGIN = 65_536
+# A temporary-file directory with less than this free (or no inode) is full; the data dir
+# must have at least as much for the temporary one to be blamed.
+_ROOM_BYTES = 1 << 20
 # When the open-file limit is hit, the caller may retry after this long (other calls end).
 OPEN_FILES_RETRY_S = 2.0
 # The same failure is logged once in this many seconds (a burst of calls meeting one limit).
@@ -92,8 +101,8 @@ class StorageUnwritable(Exception):
 
 
 def _kind(exc: BaseException, where: str | Path) -> str | None:
-    """ "full", "read-only", "open-files", "file-size", or None for any other failure
-    (``where``: the store's directory, to look at its files)."""
+    """ "full", "read-only", "open-files", "file-size", "temp-full", or None for any other
+    failure (``where``: the store's directory, to look at its files and free space)."""
     if isinstance(exc, sqlite3.Error):
         code = getattr(exc, "sqlite_errorcode", None)
         primary = code & 0xFF if code is not None else None
@@ -103,6 +112,8 @@ def _kind(exc: BaseException, where: str | Path) -> str | None:
             return "file-size"
         if primary == _SQLITE_CANTOPEN and _out_of_descriptors():
             return "open-files"
+        if primary in (_SQLITE_FULL, _SQLITE_CANTOPEN) and _temp_full(where):
+            return "temp-full"
         return "full" if primary == _SQLITE_FULL else None
     if isinstance(exc, OSError) and exc.errno is not None:
         if exc.errno in _FULL_ERRNOS:
@@ -151,6 +162,37 @@ def _at_size_limit(where: str | Path) -> Path | None:
     return None
 
 
+def sqlite_temp_dir() -> Path | None:
+    """Where SQLite puts this process's temporary files: its own order (os_unix.c), the first
+    writable directory of SQLITE_TMPDIR, TMPDIR, /var/tmp, /usr/tmp, /tmp."""
+    for name in (os.environ.get("SQLITE_TMPDIR"), os.environ.get("TMPDIR"),
+                 "/var/tmp", "/usr/tmp", "/tmp"):  # fmt: skip
+        if name and os.path.isdir(name) and os.access(name, os.W_OK | os.X_OK):
+            return Path(name)
+    return None
+
+
+def _room(path: str | Path) -> tuple[int, int, int] | None:
+    """(device, free bytes, free inodes) of the file system holding ``path``; a file system
+    without an inode count (btrfs says 0 of 0) has inodes to spare."""
+    try:
+        st = os.statvfs(path)
+        inodes = st.f_favail if st.f_files else 1 << 32
+        return os.stat(path).st_dev, st.f_bavail * st.f_frsize, inodes
+    except OSError:
+        return None
+
+
+def _temp_full(where: str | Path) -> bool:
+    """Whether the write failed in SQLite's temporary-file directory: on another file system
+    than the store's, full (or out of inodes) while the store's has room."""
+    temp = sqlite_temp_dir()
+    here, there = _room(where), _room(temp) if temp is not None else None
+    if here is None or there is None or here[0] == there[0]:
+        return False
+    return (there[1] < _ROOM_BYTES or there[2] == 0) and here[1] >= _ROOM_BYTES
+
+
 def _words(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
@@ -192,7 +234,7 @@ def storage_failure(
             "open-file limit (ulimit -n, systemd LimitNOFILE=)"
         )
         reason, retry_after_s = "RESOURCE_EXHAUSTED", OPEN_FILES_RETRY_S
-    else:
+    elif kind == "file-size":
         file = _at_size_limit(where) or getattr(exc, "filename", None) or where
         fsize = _size_limit()
         size = f"{fsize:,} bytes" if fsize is not None else "the file system's largest file"
@@ -200,6 +242,14 @@ def storage_failure(
             f"{owner}'s file {file} reached the file-size limit ({size}: {words}); {lost} "
             f"after raising {owner}'s file-size limit (ulimit -f unlimited, systemd "
             "LimitFSIZE=infinity, or prlimit --fsize on the running process)"
+        )
+    else:
+        temp = sqlite_temp_dir()
+        message = (
+            f"{owner}'s temporary-file directory {temp} is full ({words}; SQLite's temporary "
+            f"files go there, not to the data dir {where}, which has room); {lost} after "
+            "freeing space there, or point SQLITE_TMPDIR at a directory with room (the data "
+            f"dir will do) and restart {owner}"
         )
     if log:
         _log_once(message)

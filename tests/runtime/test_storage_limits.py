@@ -1,17 +1,21 @@
-"""The host's limits on a store's files read as what they are (audit R49 F2, F3), not as
+"""The host's limits on a store's files read as what they are (audit R49 F2-F4), not as
 "internal error" (INTERNAL, which ingestion turned into a permanent MEMORY_REFUSED):
 
 - out of file descriptors (EMFILE; SQLite's "unable to open database file"): RESOURCE_EXHAUSTED
   with a RetryInfo, naming the open-file limit and ``ulimit -n``;
 - past the file-size limit (EFBIG; SQLite's "disk I/O error"): STORAGE_FULL naming the file,
-  the limit and ``ulimit -f``; the checkpointer says so too, and backs off while it fails.
+  the limit and ``ulimit -f``; the checkpointer says so too, and backs off while it fails;
+- SQLite's temporary-file directory full while the data dir has room: STORAGE_FULL naming
+  that directory and SQLITE_TMPDIR, not "the disk is full at <data dir>".
 
 The limits are real (a child process lowers its own RLIMIT_NOFILE / RLIMIT_FSIZE, so the
-errors are the kernel's and SQLite's own)."""
+errors are the kernel's and SQLite's own); only the temporary directory's free space is
+stood in for (``os.statvfs``: filling a real file system needs a mount, i.e. root)."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import subprocess
@@ -26,8 +30,9 @@ from google.rpc import code_pb2
 from memory_svc import sqlite_checkpoint
 from memory_svc.sqlite_checkpoint import Checkpointer
 from mesh.runtime import storage
+from mesh.runtime.sqlite_db import connect_durable
 from mesh.runtime.status import to_rpc_status
-from mesh.runtime.storage import StorageFailure
+from mesh.runtime.storage import StorageFailure, storage_failure
 
 ROOT = Path(__file__).resolve().parents[2]
 LOST = "the batch was not stored — retry it"
@@ -182,3 +187,59 @@ def test_the_checkpointer_spaces_out_failing_rounds_and_resumes_its_interval(
     assert pauses[:10] == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 32.0, 32.0, 32.0], pauses
     assert pauses[10:12] == [0.5, 0.5], pauses  # the round after the 10th pause succeeded
     assert checkpointer.rounds >= 1
+
+
+def test_a_full_temporary_directory_is_named_not_the_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    data, temp = tmp_path / "memory", tmp_path / "sqlite-tmp"
+    data.mkdir()
+    temp.mkdir()
+    monkeypatch.setenv("SQLITE_TMPDIR", str(temp))
+    assert storage.sqlite_temp_dir() == temp
+    real = os.statvfs
+    data_dev, temp_dev = os.stat(data).st_dev, os.stat(temp).st_dev
+
+    def statvfs(path: str | os.PathLike[str]) -> os.statvfs_result:
+        st = real(path)
+        if Path(path) != temp:
+            return st
+        fields = list(st)
+        fields[4] = fields[5] = 0  # f_bfree, f_bavail: the temporary directory is full
+        return os.statvfs_result(fields)
+
+    stat = os.stat
+
+    def stat_of(path: str | os.PathLike[str], *args: object, **kwargs: object) -> os.stat_result:
+        st = stat(path, *args, **kwargs)  # type: ignore[arg-type]
+        if Path(path) == temp and data_dev == temp_dev:  # another file system, as /tmp often is
+            fields = list(st)
+            fields[2] = data_dev + 1  # st_dev
+            return os.stat_result(fields)
+        return st
+
+    monkeypatch.setattr(storage.os, "statvfs", statvfs)
+    monkeypatch.setattr(storage.os, "stat", stat_of)
+    db = connect_durable(data / "m.sqlite", owner="memory", lost=LOST)
+    db.execute("CREATE TABLE t (x BLOB)")
+    full = sqlite3.connect(tmp_path / "full.sqlite")  # SQLite's SQLITE_FULL, as the temp's gives
+    full.execute("CREATE TABLE t (x BLOB)")
+    full.execute(f"PRAGMA max_page_count={full.execute('PRAGMA page_count').fetchone()[0]}")
+    with pytest.raises(sqlite3.OperationalError) as err:
+        full.execute("INSERT INTO t VALUES (zeroblob(100000))")
+    caplog.set_level(logging.ERROR, logger="mesh.runtime.storage")
+    failure = storage_failure(err.value, data, owner="memory", lost=LOST)
+    assert failure is not None and failure.reason == "STORAGE_FULL"
+    assert failure.message.startswith(f"memory's temporary-file directory {temp} is full (")
+    assert f"not to the data dir {data}, which has room" in failure.message
+    assert "point SQLITE_TMPDIR at a directory with room" in failure.message
+    assert "disk is full at" not in failure.message
+    assert [r.getMessage() for r in caplog.records] == [failure.message]
+    # room in the temporary directory: the data dir's words, as before
+    monkeypatch.setattr(storage.os, "statvfs", real)
+    data_full = storage_failure(err.value, data, owner="memory", lost=LOST)
+    assert data_full is not None and data_full.message.startswith(
+        f"memory's disk is full at {data}"
+    )
+    db.close()
+    full.close()
