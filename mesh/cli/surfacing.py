@@ -594,7 +594,9 @@ def run_recommend(args: argparse.Namespace, peers: Any) -> int:
                                 f"({c.to} per {c.frm} over the analysis window, {c.series}) "
                                 f"are its {c.frm} budget")  # fmt: skip
                     print(f"    {line}")
-        for f in rec.facts:
+        # The value of testing the channel first: it is what orders the tests among themselves
+        # (surfacing_svc.test_value), and the list of facts before it is long.
+        for f in sorted(rec.facts, key=lambda f: f.name != "test_value"):
             print(f"    - {fact_text(f)}")
     for w in rest:
         print(f"warning: {w}", file=sys.stderr)
