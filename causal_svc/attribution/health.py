@@ -39,8 +39,9 @@ Checks and thresholds (each a named :class:`HealthCheck`):
   left after the calendar and external factors, relative to its level) below 2% cannot
   identify an effect; two channels whose usable spend series correlate above 0.95 cannot be
   told apart; a channel whose spend at a return of 10 per unit would add less than the
-  outcome's noise over the window is too small to identify. Each: review, naming the
-  channels, which are marked not identified.
+  outcome's noise over the window is too small to identify; a window whose data supply under
+  20% of every channel's effect precision (the rest is the prior's) identifies none of them
+  (:mod:`.health_prior`). Each: review, naming the channels, which are marked not identified.
 - **calibration** — each lift test against the calibrated model's prediction of it: more
   than 3 standard errors apart means the experiment and the observational data disagree
   (review).
@@ -84,6 +85,8 @@ from .health_outcome import (
     outcome_outliers,
     sparse_outcome,
 )
+from .health_prior import PriorBound, prior_bound, prior_bound_check
+from .health_prior import reason as prior_reason
 from .spec import Identification
 
 __all__ = [
@@ -279,18 +282,22 @@ class ChannelIdentification:
     ``variation``: each channel's usable spend variation; ``weak``: those under
     ``MIN_SPEND_VARIATION``; ``pairs``: channels whose usable spend moves together (a, b, r);
     ``small``: channels too small to measure (:func:`_too_small`: channel, spend, effect at
-    ``GENEROUS_RETURN``, the window's noise)."""
+    ``GENEROUS_RETURN``, the window's noise); ``prior``: every channel, when the window's data
+    barely moved any one's effect from its prior (:mod:`.health_prior`), over ``days``."""
 
     channels: tuple[str, ...]
     variation: tuple[float, ...]
     weak: tuple[str, ...]
     pairs: tuple[tuple[str, str, float], ...]
     small: tuple[tuple[str, float, float, float], ...]
+    prior: tuple[PriorBound, ...] = ()
+    days: int = 0
 
     @property
     def unidentified(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(
-            [*self.weak, *(n for p in self.pairs for n in p[:2]), *(c for c, *_ in self.small)]
+            [*self.weak, *(n for p in self.pairs for n in p[:2]), *(c for c, *_ in self.small),
+             *(b.channel for b in self.prior)]
         ))  # fmt: skip
 
     def partners(self, channel: str) -> tuple[str, ...]:
@@ -317,6 +324,7 @@ class ChannelIdentification:
                 out.append(f"its spend ({spend:,.0f}) is too small to measure: at a return of "
                            f"{effect / spend:,.3g} it would add {effect:,.0f}, inside the "
                            f"outcome's noise over the window, ±{noise:,.0f}")  # fmt: skip
+        out += [prior_reason(self.days, b) for b in self.prior if b.channel == channel]
         return "; ".join(out)
 
 
@@ -334,7 +342,8 @@ def channel_identification(fit: MMMFit) -> ChannelIdentification:
         if np.isfinite(corr[i, j]) and abs(corr[i, j]) > MAX_CHANNEL_CORRELATION
     )
     return ChannelIdentification(tuple(names), tuple(float(v) for v in variation), weak,
-                                 pairs, tuple(_too_small(fit)))  # fmt: skip
+                                 pairs, tuple(_too_small(fit)), prior_bound(fit),
+                                 fit.panel.n_days)  # fmt: skip
 
 
 def _identification_checks(fit: MMMFit) -> tuple[list[HealthCheck], tuple[str, ...]]:
@@ -362,6 +371,8 @@ def _identification_checks(fit: MMMFit) -> tuple[list[HealthCheck], tuple[str, .
                 for c, s, v, n in small
             ) + "; its row is the prior's, not a measurement (a lift test measures it)",
         ))  # fmt: skip
+    prior = prior_bound_check(fit, found.prior)
+    checks += [prior] if prior is not None else []
     return checks, found.unidentified
 
 
