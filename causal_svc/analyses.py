@@ -12,14 +12,14 @@ build refuses to open one written by a newer build, whose rows it might not writ
 (audit R39-F2); every INSERT names its columns, so a column added later with a default keeps the
 store writable by the build before it. Deleting an analysis (an erasure request: it keeps the
 campaign ids, names and spend it read) overwrites its cells (``secure_delete``) and
-checkpoints the WAL, so the bytes leave the files, not only the answers.
+clears the WAL and page gaps (mesh.runtime.sqlite_db.clear_erased), so the bytes leave the
+files, not only the answers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -302,7 +302,8 @@ class AnalysisStore(LockedSQLite):
                 with transaction(self._db):
                     found = self._stored(org_id, asked)
                     self._remove(org_id, asked, found)
-                self._checkpoint()
+        if not dry_run:
+            self._erased()  # their bytes leave the WAL and page gaps too (mesh.runtime)
         missing = tuple(i for i in asked if i not in set(found)) if asked is not None else ()
         return Deleted(tuple(found), missing)
 
@@ -336,19 +337,3 @@ class AnalysisStore(LockedSQLite):
                     f"DELETE FROM {table} WHERE org_id = ? AND analysis_id IN ({_marks(part)})",
                     (org_id, *part),
                 )
-
-    def _checkpoint(self) -> None:
-        """Copy the WAL into the database and empty it, so the deleted payloads (zeroed in the
-        database by secure_delete) do not stay in the WAL's frames. Best effort: a replica
-        reading at this moment keeps some frames until the next checkpoint."""
-        try:
-            busy, _, _ = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        except sqlite3.OperationalError as exc:  # locked by a replica's writer: later, then
-            busy, reason = 1, str(exc)
-        else:
-            reason = "a reader held the log"
-        if busy:
-            _log.info(
-                "analysis store %s: deleted analyses stay in the write-ahead log until its next "
-                "checkpoint (%s)", self._path, reason,
-            )  # fmt: skip

@@ -29,6 +29,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from mesh.runtime.sqlite_db import clear_erased
+
 __all__ = ["CLEAR_PATIENCE_S", "ErasureClearer", "mark_pending"]
 
 _LOGGER = logging.getLogger(__name__)
@@ -171,38 +173,12 @@ class ErasureClearer:
             pause = min(2 * pause, _MAX_PAUSE_S)
 
     def _try(self, vacuumed: bool | None, orgs: list[str]) -> tuple[bool | None, bool]:
-        """One try under the write lock, waiting for no reader: (``vacuumed`` as in
-        :meth:`_round`, files clear)."""
-        db = self._db
-        timeout = int(db.execute("PRAGMA busy_timeout").fetchone()[0])
-        db.execute("PRAGMA busy_timeout=0")
-        try:
-            if vacuumed is None:
-                # first empty the WAL of the pages as they were, so what the VACUUM writes
-                # to it holds none of them
-                if not _truncated(db):
-                    return None, False
-                size = int(db.execute("PRAGMA page_count").fetchone()[0]) * int(
-                    db.execute("PRAGMA page_size").fetchone()[0]
-                )
-                if size > self._vacuum_bytes():
-                    _LOGGER.warning(
-                        "%s is %d MiB, over the %d MiB a deletion VACUUMs: fragments of the "
-                        "deleted records of %s may stay in the unallocated space of pages still "
-                        "in use until a VACUUM (docs/deploy.md, erasure)",
-                        self._name, size >> 20, self._vacuum_bytes() >> 20, _orgs(orgs),
-                    )  # fmt: skip
-                    return False, True
-                try:
-                    db.execute("VACUUM")
-                except sqlite3.OperationalError as exc:
-                    if "locked" in str(exc) or "busy" in str(exc):
-                        return None, False  # a reader started meanwhile: later
-                    raise
-                vacuumed = True
-            return vacuumed, _truncated(db)
-        finally:
-            db.execute(f"PRAGMA busy_timeout={timeout}")
+        """One try under the write lock, waiting for no reader (the runtime's one clean-up
+        after a deletion): (``vacuumed`` as in :meth:`_round`, files clear)."""
+        return clear_erased(
+            self._db, vacuumed, vacuum_bytes=self._vacuum_bytes(), name=self._name,
+            whose=f"the deleted records of {_orgs(orgs)}",
+        )  # fmt: skip
 
     def _unmark(self, orgs: list[str]) -> None:
         """Remove the marks of the cleared ``orgs`` (under the write lock), but not of one a
@@ -220,11 +196,6 @@ class ErasureClearer:
             "tries again, or VACUUM the store with memory stopped",
             _orgs(orgs), self._name, why,
         )  # fmt: skip
-
-
-def _truncated(db: sqlite3.Connection) -> bool:
-    """A truncating checkpoint that waits for no reader; whether it emptied the WAL."""
-    return not db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
 
 
 def _orgs(orgs: list[str]) -> str:

@@ -17,7 +17,7 @@ Deleted rows leave the files, not only the answers (erasure requests, s19 V1 F3)
 connection sets ``secure_delete`` (SQLite's own default is off, and a host's build may keep it
 so), which zeroes a deleted row's cells and freed pages, and a store that erased rows
 VACUUMs (stale copies in page gaps) and empties its write-ahead log, whose older frames still
-hold them (:meth:`LockedSQLite._erased`).
+hold them (:func:`clear_erased`, the one clean-up every store's deletion runs).
 """
 
 from __future__ import annotations
@@ -35,8 +35,10 @@ from typing import Any, NoReturn
 from mesh.runtime.storage import StorageFailure, check_writable, storage_failure
 
 __all__ = [
+    "ERASE_VACUUM_BYTES",
     "LockedSQLite",
     "StorageConnection",
+    "clear_erased",
     "connect_durable",
     "sqlite_files",
     "transaction",
@@ -45,9 +47,10 @@ __all__ = [
 _LOGGER = logging.getLogger(__name__)
 
 NOTHING_STORED = "nothing of this call was stored — send it again"
-# Between tries to empty a write-ahead log a reader keeps in use: doubling from the first,
-# up to the last (a replica's read holds it for a statement, so the first retries succeed).
-_TRUNCATE_RETRY_S = (0.25, 30.0)
+# Between tries to clear erased rows while a reader keeps the write-ahead log in use: doubling
+# from the first, up to the last (a replica's read holds it for a statement, so the first
+# retries succeed).
+_CLEAR_RETRY_S = (0.25, 30.0)
 # A store up to this size is VACUUMed after an erasure (it needs as much free disk, and holds
 # the store's lock meanwhile); these stores are megabytes, memory's bound is the same.
 ERASE_VACUUM_BYTES = 2 << 30
@@ -157,6 +160,59 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         raise
 
 
+def clear_erased(
+    db: sqlite3.Connection, vacuumed: bool | None, *, vacuum_bytes: int, name: object,
+    whose: str,
+) -> tuple[bool | None, bool]:  # fmt: skip
+    """One try at clearing rows a committed deletion erased from ``db``'s files (the caller
+    holds the store's write lock), waiting for no other connection. secure_delete zeroed their
+    cells, but two copies stay: the write-ahead log's frames of the pages as they were, until a
+    truncating checkpoint; and stale copies of moved cells in the unallocated gap of pages
+    SQLite split or merged earlier, which only a VACUUM rewrites (seen: 6 of a deleted factor
+    series' names in a 6 MB store). So: empty the log (so what the VACUUM writes to it holds
+    none of the old pages), VACUUM, empty it again. A store over ``vacuum_bytes`` is not
+    VACUUMed (it needs as much free disk and holds the lock meanwhile): a warning names
+    ``name``'s size and says fragments of ``whose`` may stay.
+
+    ``vacuumed`` carries between the tries of one clean-up: None (not VACUUMed yet), True
+    (VACUUMed) or False (not: over the bound). Returns it and whether the files are clear:
+    not while a reader keeps the log in use (try again later). Any other failure (a full
+    disk) raises."""
+    timeout = int(db.execute("PRAGMA busy_timeout").fetchone()[0])
+    db.execute("PRAGMA busy_timeout=0")
+    try:
+        if vacuumed is None:
+            if not _truncated(db):
+                return None, False
+            size = int(db.execute("PRAGMA page_count").fetchone()[0]) * int(
+                db.execute("PRAGMA page_size").fetchone()[0]
+            )
+            if size > vacuum_bytes:
+                _LOGGER.warning(
+                    "%s is %d MiB, over the %d MiB a deletion VACUUMs: fragments of %s may "
+                    "stay in the unallocated space of pages still in use until a VACUUM with "
+                    "the service stopped (docs/deploy.md, erasure)",
+                    name, size >> 20, vacuum_bytes >> 20, whose,
+                )  # fmt: skip
+                return False, True
+            try:
+                db.execute("VACUUM")
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    return None, False  # a reader started meanwhile: later
+                raise
+            vacuumed = True
+        return vacuumed, _truncated(db)
+    finally:
+        db.execute(f"PRAGMA busy_timeout={timeout}")
+
+
+def _truncated(db: sqlite3.Connection) -> bool:
+    """A truncating checkpoint (that waits for no reader when busy_timeout is 0); whether it
+    emptied the log."""
+    return not db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+
+
 class LockedSQLite:
     """One durable connection, its schema applied, shared by worker threads under a lock
     (``self._lock`` guards every use of ``self._db``). Its directory and files must be
@@ -171,6 +227,7 @@ class LockedSQLite:
         self._path = path
         self._closing = threading.Event()
         self._retrying: threading.Thread | None = None
+        self._vacuumed: bool | None = None  # clear_erased's state for the erasure in hand
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -179,74 +236,51 @@ class LockedSQLite:
             yield db
 
     def _erased(self) -> None:
-        """Call once a transaction that erased rows has committed (not holding the lock).
-        secure_delete zeroed their cells, but older copies stay in page gaps (VACUUM: see
-        :meth:`_compact`) and in the write-ahead log's earlier frames: copy the log into the
-        database and truncate it. Another connection using the log (a replica reading or
-        writing) keeps it; this call then does not wait for it (the caller's reply would) but
-        a background thread tries again until it is done."""
+        """Call once a transaction that erased rows has committed (not holding the lock):
+        :func:`clear_erased` now, and while another connection uses the log (a replica
+        reading or writing) a background thread tries again until it can; this call does not
+        wait for it (the caller's reply would)."""
         with self._lock:
-            self._compact()
-            if self._truncate_log() or self._retrying is not None:
+            self._vacuumed = None  # this erasure's rows: VACUUM again, even after an earlier one
+            if self._clear() or self._retrying is not None:
                 return
             self._retrying = threading.Thread(
-                target=self._retry_truncate, name=f"truncate {self._path.name}", daemon=True
+                target=self._retry_clear, name=f"clear {self._path.name}", daemon=True
             )
             self._retrying.start()
         _LOGGER.info(
             "%s: the erased rows stay in its write-ahead log while another connection uses "
-            "it; emptying it as soon as that ends", self._path,
+            "it; clearing them as soon as that ends", self._path,
         )  # fmt: skip
 
-    def _compact(self) -> None:
-        """VACUUM (caller holds the lock): secure_delete zeroes a deleted cell, not the stale
-        copies a page split or merge left earlier in a page's unallocated gap (seen: 6 of a
-        deleted factor series' names in a 6 MB store). It rewrites the whole file, so past
-        :data:`ERASE_VACUUM_BYTES` the deletion only warns. A failure (another replica's long
-        write, a full disk) leaves the deletion as it is, with a warning."""
-        (pages,) = self._db.execute("PRAGMA page_count").fetchone()
-        (page,) = self._db.execute("PRAGMA page_size").fetchone()
-        if int(pages) * int(page) > ERASE_VACUUM_BYTES:
-            _LOGGER.warning(
-                "%s is %d MiB, over the %d MiB a deletion VACUUMs: fragments of the erased "
-                "rows may stay in page gaps until a VACUUM (run it with the service stopped)",
-                self._path, (int(pages) * int(page)) >> 20, ERASE_VACUUM_BYTES >> 20,
-            )  # fmt: skip
-            return
-        try:
-            self._db.execute("VACUUM")
-        except (sqlite3.Error, StorageFailure) as exc:
-            _LOGGER.warning(
-                "%s: the erased rows are deleted, but fragments may stay in page gaps until "
-                "a VACUUM succeeds: %s", self._path, exc,
-            )  # fmt: skip
-
-    def _truncate_log(self) -> bool:
-        """One try at ``wal_checkpoint(TRUNCATE)`` that waits for no other connection
-        (caller holds the lock); whether the log is now empty. False also when it could not
-        be written: the rows are deleted all the same, and the next try may succeed."""
+    def _clear(self) -> bool:
+        """One :func:`clear_erased` try (caller holds the lock); whether it is done. A failure
+        (a full disk: the VACUUM needs the store's size again) leaves the deletion as it is,
+        with a warning; the next erasure tries again."""
         if self._closing.is_set():
             return True  # the last connection's close checkpoints (or a replica's erasure)
-        (patience,) = self._db.execute("PRAGMA busy_timeout").fetchone()
-        self._db.execute("PRAGMA busy_timeout=0")
         try:
-            (busy, _, _) = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            self._vacuumed, clear = clear_erased(
+                self._db, self._vacuumed, vacuum_bytes=ERASE_VACUUM_BYTES, name=self._path,
+                whose="the erased rows",
+            )  # fmt: skip
         except (sqlite3.Error, StorageFailure) as exc:
-            _LOGGER.warning("%s: could not empty its write-ahead log: %s", self._path, exc)
-            busy = 1
-        finally:
-            self._db.execute(f"PRAGMA busy_timeout={int(patience)}")
-        return not busy
+            _LOGGER.warning(
+                "%s: the erased rows are deleted, but copies may stay in its write-ahead log "
+                "or page gaps until a checkpoint and a VACUUM succeed: %s", self._path, exc,
+            )  # fmt: skip
+            return True
+        return clear
 
-    def _retry_truncate(self) -> None:
-        """The background tries, until one empties the log or the store closes. Done under
+    def _retry_clear(self) -> None:
+        """The background tries, until one clears the files or the store closes. Done under
         the lock with the last try, so an erasure after it starts a new thread."""
-        pause, longest = _TRUNCATE_RETRY_S
+        pause, longest = _CLEAR_RETRY_S
         while not self._closing.wait(pause):
             with self._lock:
-                if self._truncate_log():
+                if self._clear():
                     self._retrying = None
-                    _LOGGER.info("%s: write-ahead log emptied of the erased rows", self._path)
+                    _LOGGER.info("%s: the erased rows are cleared from its files", self._path)
                     return
             pause = min(2 * pause, longest)
 

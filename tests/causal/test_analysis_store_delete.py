@@ -5,12 +5,14 @@ database nor its write-ahead log. Real SQLite files throughout."""
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from causal_svc.analyses import AnalysisStore, StoredAnalysis
 from causal_svc.errors import AnalysisNotFound
+from tests.runtime.test_sqlite_erase import cleared_in_the_background
 
 T0 = dt.datetime(2026, 12, 7, 9, 0, tzinfo=dt.UTC)
 SECRET = b"Zebra-Client-Secret-Campaign"
@@ -96,3 +98,23 @@ def test_more_ids_than_one_statement_takes(tmp_path: Path) -> None:
     assert done.deleted_ids == ("an-0", "an-1", "an-2") and len(done.not_found) == 997
     assert store.latest("client") == []
     store.close()
+
+
+def test_a_deleted_analysis_leaves_the_log_once_a_reader_is_done(tmp_path: Path) -> None:
+    """A replica reading the store while an analysis is deleted keeps the WAL in use: the
+    delete answers at once, and its bytes leave the files as soon as that read ends, with no
+    further write (before: they stayed in the WAL until some later checkpoint)."""
+    path = tmp_path / "analyses.sqlite"
+    store = AnalysisStore(path)
+    _put(store, "client", "an-a")
+    reader = sqlite3.connect(path, isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        assert reader.execute("SELECT COUNT(*) FROM analyses").fetchone() == (1,)
+        assert store.delete("client", ["an-a"]).deleted_ids == ("an-a",)
+        assert _files_hold(path, SECRET) > 0  # the reader's snapshot still needs them
+        reader.execute("COMMIT")  # the replica stays connected, reading nothing
+        cleared_in_the_background(path, lambda: _files_hold(path, SECRET))
+    finally:
+        reader.close()
+        store.close()
