@@ -6,7 +6,7 @@ written and acked. Now the thread survives and renews once the file can be writt
 releases that failed are retried, a live process's own reservations are never dead to it,
 and an ack is refused for an id a replica took over meanwhile for different rows.
 
-Real SQLite ledgers and a real second process; the failure is SQLite's own SQLITE_READONLY
+Real SQLite ledgers, a real second process, and real memory + ingestion servers; the failure is SQLite's own SQLITE_READONLY
 (``PRAGMA query_only`` on the ledger's connection, which the connection raises as
 ``StorageFailure`` as it does a read-only or full disk), and a lapse as another replica sees
 it is the lease's end written into the file."""
@@ -21,12 +21,19 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
+import grpc
 import pytest
 
+import ingestion_svc.app
+import sim
+from ingestion_svc.convert.ingest import fingerprint
 from ingestion_svc.errors import BatchIdReused
 from ingestion_svc.ledger import BatchLedger, InFlight
 from mesh.runtime.storage import StorageFailure
+from tests.ingestion.conftest import rich_error
+from tests.ingestion.test_ingest_service import _meta_lines, _request, _scan, _stubs
 from tests.ingestion.test_ledger_leases import _until
 
 # A replica in another process: takes over batch ids "b1" (acked, then closed) and "b2"
@@ -34,6 +41,7 @@ from tests.ingestion.test_ledger_leases import _until
 _REPLICA = """
 import os, sys
 from pathlib import Path
+from typing import ClassVar
 from ingestion_svc.ledger import BatchLedger
 ledger = BatchLedger(Path(sys.argv[1]))
 owner = ledger.owner("stream-9")
@@ -140,3 +148,54 @@ def test_an_id_a_replica_took_over_during_a_lapse_is_not_acked_twice(path: Path)
     assert ledger.reserve("o", "b3", "fp-same", mine) is None
     assert ledger.put("o", "b3", "fp-same", b"ack") is True
     ledger.close()
+
+
+class _Kept(BatchLedger):
+    """The server's ledger, kept for the test (its file made unwritable and writable again),
+    its lease short so it lapses within the test."""
+
+    made: ClassVar[list[BatchLedger]] = []
+
+    def __init__(self, path: Path, *, lease_s: float = 0.6) -> None:
+        super().__init__(path, lease_s=lease_s)
+        type(self).made.append(self)
+
+
+@pytest.fixture()
+def kept_services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict]:  # type: ignore[type-arg]
+    from ingestion_svc.app import build as ingestion_build
+    from memory_svc.app import build as memory_build
+    from mesh.runtime.inprocess import running_services
+
+    _Kept.made = []
+    monkeypatch.setattr(ingestion_svc.app, "BatchLedger", _Kept)
+    with running_services({"memory": memory_build, "ingestion": ingestion_build}, tmp_path) as s:
+        yield s
+
+
+def test_after_a_ledger_outage_a_batch_id_being_written_is_not_written_again_for_other_rows(
+    kept_services, world: sim.SimResult, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """R49-F1's repro on real servers: the ledger cannot be written for longer than its lease
+    (no restart after), then a call of this server is writing batch 'race-1' when another
+    Ingest sends 'race-1' with different rows: refused at once, as with a healthy lease (it
+    was written and acked beside the first)."""
+    ingestion, memory = _stubs(kept_services)
+    (ledger,) = _Kept.made
+    path = tmp_path / "ingestion" / "ledger.sqlite"
+    _unwritable(ledger, True)  # the disk full under the ledger
+    _until(lambda: _lease_left_s(path, ledger) < 0, "the lease lapsed")
+    _unwritable(ledger, False)  # room again
+    _until(lambda: _lease_left_s(path, ledger) > 0, "the lease renewed")
+    first = _request(world, _meta_lines(world, 50), "race-1")
+    # a call of this server holds race-1 (its rows being written to memory now)
+    assert ledger.reserve("acme", "race-1", fingerprint(first), ledger.owner("stream-x")) is None
+    other = _request(world, _meta_lines(world, 50, 50), "race-1", row_offset=50)
+    with pytest.raises(grpc.RpcError) as err:
+        list(ingestion.Ingest(iter([other]), timeout=30))
+    code, reason, _, _ = rich_error(err.value)
+    assert (code, reason) == (grpc.StatusCode.ALREADY_EXISTS, "BATCH_ID_REUSED")
+    assert "is being written" in str(err.value.details())  # type: ignore[attr-defined]
+    with pytest.raises(grpc.RpcError) as nothing:  # the other rows were not written
+        _scan(memory)
+    assert nothing.value.code() == grpc.StatusCode.NOT_FOUND  # type: ignore[attr-defined]
