@@ -10,23 +10,14 @@ file with zeroed vectors load as good (audit R19-F-FAISS).
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
+
+from mesh.runtime.durable_files import replace_synced
+
+__all__ = ["digest", "replace_synced"]
 
 
 def digest(path: Path) -> str:
     """The hex BLAKE2b digest of a file's bytes."""
     with path.open("rb") as f:
         return hashlib.file_digest(f, "blake2b").hexdigest()
-
-
-def replace_synced(tmp: Path, path: Path) -> None:
-    """Move ``tmp`` over ``path`` durably: its bytes and the rename both on disk."""
-    with tmp.open("rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)

@@ -42,6 +42,7 @@ from mesh.cli.registry import (
 )
 from mesh.runtime.channels import sync_channel
 from mesh.runtime.config import PeerConfig
+from mesh.runtime.durable_files import write_durably
 from mesh.runtime.estimand import estimand_words
 from mesh.runtime.frames import records_to_frame
 from mesh.sdk.client import IngestSummary, LiftOS, Records, dc
@@ -256,9 +257,7 @@ def write_report(client: LiftOS, analysis_id: str, data_dir: Path, out: Out) -> 
 
     analysis = fetch(client, analysis_id, latest=False)
     path = data_dir / f"report-{analysis_id}.html"
-    path.write_text(
-        render_report(analysis, explanation=explain(client, analysis_id)), encoding="utf-8"
-    )
+    write_durably(path, render_report(analysis, explanation=explain(client, analysis_id)))
     # the closing lines give `liftos report` with the org and ports it needs (R28 #3)
     out(f"== report: {path} (open it in a browser)")
     return path

@@ -22,6 +22,7 @@ from liftos.v1 import surfacing_pb2 as surfacing_pb
 from mesh.cli.attribution import VERDICT, interval_text, number_text, short
 from mesh.cli.report import Planning
 from mesh.cli.surfacing import RECOMMENDATION_KINDS, confidence_text, impact_unit
+from mesh.runtime.durable_files import write_durably
 from mesh.sdk.client import LiftOS, dc
 from mesh.sdk.failures import RpcFailure
 
@@ -264,6 +265,6 @@ def run_plan(client: LiftOS, world: Path, org_id: str, data_dir: Path, out: Out)
         design_channel=planning.design_channel, design_why=planning.design_why,
     )  # fmt: skip
     result.report = data_dir / f"report-{r.analysis_id}.html"
-    result.report.write_text(html, encoding="utf-8")
+    write_durably(result.report, html)
     out(f"== attribution report: {result.report}")
     return result

@@ -20,6 +20,7 @@ from liftos.v1 import surfacing_pb2 as surfacing_pb
 
 from mesh.cli import exits, timeouts
 from mesh.report import UnsupportedAnalysis
+from mesh.runtime.durable_files import NO_SPACE, write_durably
 from mesh.sdk.client import LiftOS
 from mesh.sdk.failures import RpcFailure
 
@@ -346,6 +347,12 @@ def run(args: argparse.Namespace, peers: Any) -> int:
             server.server_close()
         return 0
     out = args.out or Path(f"report-{analysis.analysis_id}.html")
-    out.write_text(html, encoding="utf-8")
-    print(f"wrote {out} ({len(html.encode()) / 1e6:.2f} MB) for analysis {analysis.analysis_id}")
+    try:
+        size = write_durably(out, html)
+    except OSError as exc:
+        # A full disk must not leave half a page where last week's report was (s20 R49-F8).
+        print(f"error: cannot write {out}: {exc.strerror or exc}; the file there (if any) is "
+              "unchanged", file=sys.stderr)  # fmt: skip
+        return exits.RETRY if exc.errno in NO_SPACE else exits.REFUSED
+    print(f"wrote {out} ({size / 1e6:.2f} MB) for analysis {analysis.analysis_id}")
     return 0

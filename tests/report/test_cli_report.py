@@ -124,3 +124,31 @@ def test_the_page_is_served_on_localhost_for_a_quick_look() -> None:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def test_a_report_that_cannot_be_written_leaves_the_old_one(causal, stub, tmp_path: Path) -> None:
+    """A full disk (here the kernel's file-size limit, set in the child) must not truncate last
+    week's report into half a page, nor end in a traceback (s20 R49-F8)."""
+    import os
+    import subprocess
+    import sys
+
+    analysis_id = _estimate(stub, "full-disk", 4)
+    out = tmp_path / "report.html"
+    out.write_text("old report, good")
+    code = (
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))\n"
+        "from mesh.cli.commands import main\n"
+        f"sys.exit(main(['report', {analysis_id!r}, '--org', 'full-disk', '--no-explain', "
+        f"'--out', {str(out)!r}]))\n"
+    )
+    env = {**os.environ, "LIFTOS_CAUSAL_ADDR": causal.address}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 1, done.stderr  # refused: a file-size limit is not a full disk
+    assert "Traceback" not in done.stderr
+    assert f"cannot write {out}: File too large" in done.stderr and "unchanged" in done.stderr
+    assert out.read_text() == "old report, good"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]

@@ -1,0 +1,50 @@
+"""A file replaced whole or not at all (s20 R49-F8): a write that fails leaves the old bytes
+and no temporary file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from mesh.runtime.durable_files import write_durably
+
+
+def test_a_write_replaces_the_file_whole_and_leaves_nothing_beside_it(tmp_path: Path) -> None:
+    target = tmp_path / "report.html"
+    target.write_text("old report, good")
+    before = os.umask(0o022)
+    try:
+        assert write_durably(target, "<html>new</html>") == len("<html>new</html>")
+    finally:
+        os.umask(before)
+    assert target.read_text() == "<html>new</html>"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+    # as a plain open under the umask would make it, not mkstemp's 0600
+    assert target.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_write_past_the_file_size_limit_keeps_the_old_file(tmp_path: Path) -> None:
+    """RLIMIT_FSIZE makes the kernel refuse the write part-way (EFBIG), as a full disk does with
+    ENOSPC; set in a child so that no other file of the test run is limited."""
+    target = tmp_path / "report.html"
+    target.write_text("old report, good")
+    code = textwrap.dedent(f"""
+        import errno, resource, signal, sys
+        from pathlib import Path
+        from mesh.runtime.durable_files import write_durably
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+        try:
+            write_durably(Path({str(target)!r}), "x" * 100_000)
+        except OSError as exc:
+            sys.exit(0 if exc.errno == errno.EFBIG else 3)
+        sys.exit(4)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert target.read_text() == "old report, good"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
