@@ -194,7 +194,10 @@ def load_account(args: argparse.Namespace) -> dict[str, Any]:
     account: dict[str, Any] = {}
     if args.accounts is not None:
         org = args.org
-        listed = json.loads(args.accounts.read_text())
+        try:
+            listed = json.loads(args.accounts.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:  # JSON and Unicode decode errors are ValueErrors
+            raise SystemExit(f"error: --accounts {args.accounts}: {exc.args[-1]}") from None
         source = args.source
         of_source = _entries(listed, source, args.account_id)
         if not of_source and source in _AD_SOURCE_OF:

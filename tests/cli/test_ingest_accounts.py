@@ -84,3 +84,25 @@ def test_liftos_org_stands_in_for_org(
         a["account_id"] for a in accounts if a["source"] == "meta" and a["org_id"] == "org_001"
     )
     assert f"in a batch for account '{mine}'" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("content", [None, "{not json", b"\xff\xfe[]"])
+def test_an_accounts_file_that_cannot_be_read_is_one_line(
+    world: Path, tmp_path: Path, content: str | bytes | None
+) -> None:
+    """A missing, malformed or undecodable --accounts file is a one-line refusal naming the flag
+    and the file, not a traceback (s20 R49-F9)."""
+    accounts = tmp_path / "accounts.json"
+    if isinstance(content, bytes):
+        accounts.write_bytes(content)
+    elif content is not None:
+        accounts.write_text(content)
+    argv = ["ingest", "--org", "org_001", "--source", "meta", "--accounts", str(accounts),
+            "--country", "US", str(world / "meta.ndjson")]  # fmt: skip
+    with pytest.raises(SystemExit) as refused:
+        cli.main(argv)
+    message = str(refused.value)
+    assert message.startswith(f"error: --accounts {accounts}: "), message
+    assert "\n" not in message
+    if content is None:
+        assert message.endswith("No such file or directory")
