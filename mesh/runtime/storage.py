@@ -84,6 +84,9 @@ OPEN_FILES_RETRY_S = 2.0
 _LOG_EVERY_S = 60.0
 _logged: dict[str, float] = {}
 _logged_lock = threading.Lock()
+# An open-file limit under this is warned of at start (1024 is the common default).
+_FEW_OPEN_FILES = 1024
+_limits_warned = False
 
 
 class StorageFailure(ResourceExhausted):
@@ -268,14 +271,42 @@ def _log_once(message: str) -> None:
     _LOGGER.error("%s", message)
 
 
+def _warn_limits() -> None:
+    """Once per process: a WARNING for a finite file-size limit (the stores stop growing at
+    it) and for an open-file limit under :data:`_FEW_OPEN_FILES` (each Scan's snapshot, each
+    worker thread's reader and each client's socket takes descriptors), each with its value
+    and how to raise it: found at start, not at the first refused call."""
+    global _limits_warned
+    with _logged_lock:
+        if _limits_warned:
+            return
+        _limits_warned = True
+    fsize = _size_limit()
+    if fsize is not None:
+        _LOGGER.warning(
+            "this process may write files of at most %s bytes (RLIMIT_FSIZE): a store that "
+            "reaches it refuses writes; raise it (ulimit -f unlimited, systemd "
+            "LimitFSIZE=infinity) unless that is meant", f"{fsize:,}",
+        )  # fmt: skip
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if nofile != resource.RLIM_INFINITY and nofile < _FEW_OPEN_FILES:
+        _LOGGER.warning(
+            "this process may hold %d open files (RLIMIT_NOFILE), under %d: concurrent Scans "
+            "and clients may be refused for it; raise it (ulimit -n, systemd LimitNOFILE=)",
+            nofile, _FEW_OPEN_FILES,
+        )  # fmt: skip
+
+
 def check_writable(directory: Path, files: tuple[Path, ...] = ()) -> None:
     """Create ``directory`` if missing and prove it can be written (a probe file created,
     written, fsynced and removed), and that each existing file of ``files`` may be written;
-    :class:`StorageUnwritable` naming the path and the OS's words otherwise.
+    :class:`StorageUnwritable` naming the path and the OS's words otherwise. The first call
+    in a process also warns of a small open-file or file-size limit (:func:`_warn_limits`).
 
     A process running as root writes whatever a file's mode says, so the probe catches a
     read-only mount (EROFS) for it, and a directory or file it lacks permission on for anyone
     else."""
+    _warn_limits()
     probe = directory / f".write-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -243,3 +243,31 @@ def test_a_full_temporary_directory_is_named_not_the_data_dir(
     )
     db.close()
     full.close()
+
+
+_AT_START = """
+import logging, resource, sys
+from pathlib import Path
+logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s", stream=sys.stdout)
+hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
+resource.setrlimit(resource.RLIMIT_FSIZE, (10 << 20, hard))
+resource.setrlimit(resource.RLIMIT_NOFILE, (256, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+from mesh.runtime.storage import check_writable
+check_writable(Path(sys.argv[1]) / "a")
+check_writable(Path(sys.argv[1]) / "b")  # a store's own check later: said once
+"""
+
+
+def test_small_limits_are_warned_of_once_at_start(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _AT_START, str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, timeout=60,
+        env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("WARNING this process may write files of at most 10,485,760 bytes")
+    assert "ulimit -f unlimited" in lines[0]
+    assert lines[1].startswith("WARNING this process may hold 256 open files (RLIMIT_NOFILE)")
+    assert "ulimit -n" in lines[1]
