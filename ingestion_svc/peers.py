@@ -6,7 +6,8 @@ gone mid-call, a deadline passed) is ``MemoryUnavailable`` (UNAVAILABLE to our c
 retry delay): the batch was not acked and may be retried with the same batch id. Memory
 refusing this service's key (``mesh.runtime.peers.refused``) is FAILED_PRECONDITION
 PEER_REFUSED naming the call. Memory overloaded (RESOURCE_EXHAUSTED with a RetryInfo) is
-UNAVAILABLE as unreachable is. Memory refusing a call for any other reason (its own status, e.g.
+UNAVAILABLE as unreachable is, quoting memory's reason and words (its server full, or the
+org's share of it held by the org's other calls). Memory refusing a call for any other reason (its own status, e.g.
 INVALID_ARGUMENT) is FAILED_PRECONDITION MEMORY_REFUSED with memory's code and words: not
 retryable as is, and not this server's crash (R14-F4); memory's full or read-only disk is its
 own RESOURCE_EXHAUSTED STORAGE_FULL / STORAGE_READ_ONLY, passed on with its words. What is left — memory ending a
@@ -351,8 +352,19 @@ class MemoryClient(Peer[Any]):  # Any: the aio stub (the generated .pyi types th
             else None
         )
         overloaded = status is not None and status.retry_after_s is not None
-        if unreachable(code, error) or overloaded:
+        if unreachable(code, error):
             return self._unavailable(code, call)
+        if overloaded:
+            assert status is not None and status.retry_after_s is not None
+            # memory's words say whose load it was: the org's own share of memory (its other
+            # streams and calls, R46-F2) is not the same wait as a full server
+            return MemoryUnavailable(
+                f"the memory service at {self.target} is busy and refused ingestion's {call} "
+                f"({status.reason}: {shown(details or '', 300)}); the batch was not acked — "
+                "retry it with the same batch_id",
+                dependency="memory",
+                retry_after_s=max(1.0, status.retry_after_s),
+            )
         if denied := self._refused(code, details, call):
             return denied
         full = status.reason if status is not None else ""

@@ -6,7 +6,9 @@
    org's share of that limit (a principal of one org: a user key; see ``_slot_org``);
 2. decode each request message itself (grpc is handed an identity deserializer), so corrupt
    bytes or bad UTF-8 are INVALID_ARGUMENT, and only for an admitted caller;
-3. check every org_id in each message against the principal's org;
+3. check every org_id in each message against the principal's org; a service's call is
+   counted against the share of the org its first message names (``_Call.named``), so the
+   share follows a call made on an org's behalf through ingestion, causal, surfacing, llm;
 4. run the handler, with the service's own key in ``OUTGOING_KEY`` for the calls it makes,
    log the call and turn domain exceptions into rich statuses.
 
@@ -23,6 +25,10 @@ channels) and back to the caller in trailing metadata. The log line of a call is
 ``METHOD CODE DURATIONms rid=… peer=… [org=…] [msg="…"]``: the org the request names, and for
 a failed call its status message, truncated and with non-printables escaped. Never a key,
 any other metadata or a request's content.
+
+A request stream of an org's key (Ingest, WriteStream, Write) that the server has answered
+in full and that sends nothing for ``stream_idle_s`` (``LIFTOS_STREAM_IDLE_S``) is ended
+RESOURCE_EXHAUSTED with RetryInfo: its slot, and what it holds at memory, go back (R46-F2).
 
 The same call records its metrics (mesh.runtime.metrics, when the server has them: count and
 duration by code, calls in flight, a service's response observers) and its SERVER span
@@ -46,9 +52,17 @@ import grpc
 from grpc_status import rpc_status
 
 from mesh.runtime import tracing
-from mesh.runtime.auth import HEALTH_PREFIX, REFLECTION_PREFIX, AuthConfig, Principal, authorize
+from mesh.runtime.auth import (
+    HEALTH_PREFIX,
+    REFLECTION_PREFIX,
+    SERVICE_SCOPES,
+    AuthConfig,
+    Principal,
+    authorize,
+    service_principal,
+)
 from mesh.runtime.channels import OUTGOING_KEY, REQUEST_ID, REQUEST_ID_HEADER
-from mesh.runtime.config import DEFAULT_MAX_INFLIGHT, org_share
+from mesh.runtime.config import DEFAULT_MAX_INFLIGHT, env_number, org_share
 from mesh.runtime.exceptions import InvalidInput, PermissionDenied, ResourceExhausted
 from mesh.runtime.metrics import ResponseObserver, ServiceMetrics
 from mesh.runtime.status import grpc_code, to_rpc_status
@@ -60,6 +74,20 @@ Behavior = Callable[..., Any]
 Decode = Callable[[bytes], Any]
 # How long a caller refused for overload is told to wait before trying again.
 RETRY_AFTER_S = 0.5
+# How long a request stream of an org's key may wait, answered in full, for its next
+# message. A client sends its next batch from rows it already has, ahead of its acks (the
+# SDK up to 32): `liftos ingest` of a simulated world (31,488 rows, 5 sources) never left
+# ingestion waiting with nothing to answer (2026-12-07, /work/notes/s20/FC_notes.md). Five
+# minutes still serves a client that pulls each page from a platform's report API between
+# batches. Past it the stream ends RESOURCE_EXHAUSTED with RetryInfo: every batch sent was
+# acked, so a retry (the SDK's) resumes with nothing to resend.
+STREAM_IDLE_S = 300.0
+STREAM_IDLE_ENV = "LIFTOS_STREAM_IDLE_S"
+# How often a stream waiting for its client's message looks at the time: at most this late.
+_IDLE_TICK_S = 1.0
+# The principals of the services (a key ``service=NAME`` or a client certificate): their
+# calls are counted against the org their request names.
+_SERVICES = frozenset(service_principal(name) for name in SERVICE_SCOPES)
 
 # Who the call being handled comes from, for a service's audit lines (an erasure): the label
 # of the caller's key ("org_a", "service ingestion"; never the key), or NO_AUTH when the
@@ -187,7 +215,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         max_inflight_per_org: int | None = None,
         outgoing_key: str | None = None,
         metrics: ServiceMetrics | None = None,
+        stream_idle_s: float | None = None,
     ) -> None:
+        """``stream_idle_s``: how long a request stream of an org's key, answered in full,
+        may send nothing (None: ``LIFTOS_STREAM_IDLE_S``, else ``STREAM_IDLE_S``)."""
         self._auth = auth
         self._metrics = metrics
         self._reflection_open = reflection_open
@@ -196,6 +227,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             org_share(max_inflight) if max_inflight_per_org is None else max_inflight_per_org
         )
         self._outgoing_key = outgoing_key
+        self.stream_idle_s = stream_idle_limit() if stream_idle_s is None else stream_idle_s
         self._policies: dict[str, _Policy] = {}  # one handler per method per server
         self.inflight = 0  # calls admitted and not yet finished (one event loop: no lock)
         self.inflight_by_org: dict[str, int] = {}  # the same, per org with a share
@@ -240,12 +272,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             org = _slot_org(principal)
             held = self.inflight_by_org.get(org, 0) if org is not None else 0
             if org is not None and held >= self._max_per_org:
-                raise ResourceExhausted(
-                    f"org {org!r} has {held} calls in flight, its share of this server's "
-                    f"{self._max_inflight}; retry shortly",
-                    retry_after_s=RETRY_AFTER_S,
-                    reason="ORG_SHARE_EXHAUSTED",
-                )
+                raise self._share_exhausted(org, held)
             if self.inflight >= self._max_inflight:
                 raise ResourceExhausted(
                     f"this server has {self._max_inflight} calls in flight; retry shortly",
@@ -260,6 +287,22 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             OUTGOING_KEY.set(self._outgoing_key)
         return principal, org
 
+    def _share_exhausted(self, org: str, held: int) -> ResourceExhausted:
+        return ResourceExhausted(
+            f"org {org!r} has {held} calls in flight, its share of this server's "
+            f"{self._max_inflight}; retry shortly",
+            retry_after_s=RETRY_AFTER_S,
+            reason="ORG_SHARE_EXHAUSTED",
+        )
+
+    def _charge(self, org: str) -> None:
+        """Count an admitted call against ``org``'s share, now that its request names the
+        org; raises past the share (the call's server-wide slot is given back with it)."""
+        held = self.inflight_by_org.get(org, 0)
+        if held >= self._max_per_org:
+            raise self._share_exhausted(org, held)
+        self.inflight_by_org[org] = held + 1
+
     def _release(self, org: str | None) -> None:
         """Give back a slot :meth:`_admit` took."""
         self.inflight -= 1
@@ -273,7 +316,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
     @staticmethod
     def _request(policy: _Policy, principal: Principal | None, raw: Any, call: _Call) -> Any:
         request = policy.decode(raw) if policy.decode is not None else raw
-        call.org = _org_of(request)
+        call.named(_org_of(request))
         if principal is not None and not principal.any_org:
             authorize(principal, request)
         return request
@@ -284,9 +327,14 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
     ) -> AsyncIterator[Any]:
         decode = policy.decode
         check = principal is not None and not principal.any_org
-        async for message in raw:
+        messages = raw.__aiter__()
+        while True:
+            try:
+                message = await call.next_message(messages)
+            except StopAsyncIteration:
+                break
             request = decode(message) if decode is not None else message
-            call.org = call.org or _org_of(request)
+            call.named(_org_of(request))
             if check:
                 assert principal is not None
                 authorize(principal, request)
@@ -321,11 +369,13 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                         if policy.observe is not None:
                             call.observe(item)
                         yield item
+                        call.answered()
                 else:
                     for item in result:
                         if policy.observe is not None:
                             call.observe(item)
                         yield item
+                        call.answered()
 
         return handler
 
@@ -364,17 +414,31 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
 
 def _slot_org(principal: Principal | None) -> str | None:
-    """The org whose share of the in-flight limit a call of ``principal`` counts against.
+    """The org whose share of the in-flight limit a call of ``principal`` counts against when
+    it is admitted, before its request is read.
 
     A user key acts for one org, so counting its calls by that org bounds a tenant however
-    many keys it holds. A principal for any org has no share: a service's calls are made on
-    behalf of callers already counted where they came in (a share for, say, ingestion at
-    memory would let one tenant's Ingest streams fill it and stall every tenant's ingest), and
-    an ``*`` ops key is the operator's. An open mesh (no keys) knows no org before reading the
-    request, so it has only the server's limit."""
+    many keys it holds. A service acts for the org its request names, known only once the
+    request is read: its call is counted then (``_Call.named``), against that org's share —
+    a share per service would let one tenant's Ingest streams fill it and stall every
+    tenant's ingest, and no share let them fill memory through ingestion (R46-F2: 64 streams
+    per ingestion replica, each holding a memory WriteStream). An ``*`` ops key is the
+    operator's. An open mesh (no keys) has only the server's limit."""
     if principal is None or principal.any_org:
         return None
     return principal.org
+
+
+def stream_idle_limit() -> float:
+    """``LIFTOS_STREAM_IDLE_S`` (seconds, > 0), else ``STREAM_IDLE_S``; a value that is not a
+    positive number is a ValueError naming the variable."""
+    value = env_number(STREAM_IDLE_ENV, STREAM_IDLE_S, float)
+    if not value > 0 or value == float("inf"):
+        raise ValueError(
+            f"{STREAM_IDLE_ENV}={value!r}: give the seconds (> 0) a request stream may wait, "
+            "answered in full, for its next message"
+        )
+    return value
 
 
 async def _only_message(context: grpc.aio.ServicerContext) -> Any:
@@ -386,6 +450,12 @@ async def _only_message(context: grpc.aio.ServicerContext) -> Any:
         await asyncio.sleep(0)
         raise InvalidInput("the call ended without its request message", reason="NO_REQUEST")
     return raw
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    """Take a read's outcome that nobody awaits, so asyncio does not log it as lost."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _kind(handler: grpc.RpcMethodHandler) -> str:
@@ -410,6 +480,12 @@ class _Call:
         self._span: Any = None
         self._token: object | None = None
         self.org = ""  # the org the request names (the first that does, for a stream)
+        self._charge = False  # a service's call: counted against self.org once named
+        # a request stream of an org's key: how long it may wait, answered in full, for a
+        # message (None: no bound); messages read and answers sent; when it last did either
+        self._idle_s: float | None = None
+        self._read = self._sent = 0
+        self._heard = time.monotonic()
         self.request_id = request_id(context.invocation_metadata())
         # Read now: in the done callback the call's core object may be gone, and peer() on
         # it crashed a test process (SIGSEGV in _report under load).
@@ -433,12 +509,63 @@ class _Call:
     async def __aenter__(self) -> _Call:
         return self
 
+    def named(self, org: str) -> None:
+        """A request message names ``org``: the call's org for its log line (the first a
+        stream names), and for a service's call the share it counts against."""
+        if self.org or not org:
+            return
+        self.org = org
+        if self._charge:
+            self._charge = False
+            self._owner._charge(org)
+            self._slot_org = org
+
+    def answered(self) -> None:
+        """A response went out (a stream's answer to one of its messages)."""
+        self._sent += 1
+        self._heard = time.monotonic()
+
+    async def next_message(self, messages: AsyncIterator[Any]) -> Any:
+        """The stream's next request message; raises StopAsyncIteration at its end, and
+        ResourceExhausted when the server has answered every message (a response stream
+        answers each: Ingest, WriteStream) and the client sent none for ``_idle_s``."""
+        if self._idle_s is None:
+            message = await anext(messages)
+        else:
+            message = await self._within_idle(messages, self._idle_s)
+        self._read += 1
+        self._heard = time.monotonic()
+        return message
+
+    async def _within_idle(self, messages: AsyncIterator[Any], idle_s: float) -> Any:
+        owes = self._policy.kind == "bidi_stream"  # one answer per message
+        task: asyncio.Future[Any] = asyncio.ensure_future(anext(messages))
+        # its outcome is taken below, or, when the call ends first (idle, cancelled), left to
+        # end with the call (grpc ends a pending read then) and never awaited
+        task.add_done_callback(_retrieved)
+        while not task.done():
+            left = None if owes and self._read > self._sent else self._heard + idle_s
+            if left is not None and time.monotonic() >= left:
+                raise ResourceExhausted(
+                    f"this stream sent nothing for {idle_s:g} s after its last answer "
+                    f"({STREAM_IDLE_ENV}), so it was ended to free what it held; every "
+                    "message sent was answered: open a new stream for the next (the SDK "
+                    "does)",
+                    retry_after_s=RETRY_AFTER_S,
+                )
+            wait = _IDLE_TICK_S if left is None else left - time.monotonic()
+            await asyncio.wait((task,), timeout=max(min(wait, _IDLE_TICK_S), 0.01))
+        return task.result()
+
     async def admit(self, requests: AsyncIterator[Any], streaming: bool) -> Any:
         """The decoded request (or request stream) of an admitted caller; for a unary request
         its one message is read only once the caller is admitted."""
         principal, self._slot_org = self._owner._admit(self._policy, self._context)
         self._admitted = self._policy.limited
+        self._charge = self._admitted and principal in _SERVICES
         if streaming:
+            if self._slot_org is not None:  # an org's key (not a service, an ops key)
+                self._idle_s = self._owner.stream_idle_s
             return self._owner._requests(self._policy, principal, requests, self)
         raw = await _only_message(self._context)
         return self._owner._request(self._policy, principal, raw, self)
