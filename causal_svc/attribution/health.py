@@ -7,8 +7,10 @@ Checks and thresholds (each a named :class:`HealthCheck`):
 - **holdout** — the last ``holdout_days`` are refitted out: the model is fitted on the days
   before and predicts the held-out days' national outcome from their calendar, external
   factors and spend. R² of the held-out log outcome around its mean (below 0: fail, the
-  model predicts worse than the holdout's own mean; below 0.3: review), MAPE of the outcome
-  (above 20%: review) and NRMSE (RMSE over the range, Robyn's fit metric). Held-out days on a
+  model predicts worse than the holdout's own mean, unless its error is within the noise the
+  forecast leaves on its training days, where it is review and says so; below 0.3: review),
+  MAPE of the outcome (above 20%: review) and NRMSE (RMSE over the range, Robyn's fit
+  metric). Held-out days on a
   calendar event the training days never saw are not scored; with fewer than
   ``MIN_HOLDOUT_SCORED_DAYS`` (14) scored days the R² is noise and the check is review,
   naming the count, the events and the fix (:class:`UnscoredHoldout`); a window too short
