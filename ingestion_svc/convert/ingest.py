@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import logging
 import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -48,6 +49,8 @@ from mesh.runtime.protoconv import (
     require_org,
     timestamp_from_proto,
 )
+
+_log = logging.getLogger(__name__)
 
 SOURCES = {
     common_pb.DATA_SOURCE_META: "meta",
@@ -325,11 +328,7 @@ def _check_request(
         if stamp is not None:
             pulled_at = stamp
             if pulled_at > now + skew:
-                violations.append(
-                    FieldViolation(
-                        "pulled_at", f"pulled_at {pulled_at:%Y-%m-%dT%H:%M:%SZ} is in the future"
-                    )
-                )
+                violations.append(FieldViolation("pulled_at", _future_words(pulled_at, now, skew)))
             elif pulled_at < _EPOCH:  # rows' versions count µs from it; memory's are >= 0
                 violations.append(
                     FieldViolation(
@@ -583,3 +582,19 @@ def replayed(stored: bytes) -> ingestion_pb.IngestResponse:
         _set_rejections(reply, old)
     reply.replayed = True
     return reply
+
+
+def _future_words(pulled_at: dt.datetime, now: dt.datetime, skew: dt.timedelta) -> str:
+    """A pull stamped after this server's clock (past the skew allowed): the client's clock is
+    as likely to be right as ours, so name both and the check (s20 R49-F5: a server restored
+    from a snapshot 2 h behind refused every fresh export as "in the future")."""
+    ahead = int((pulled_at - now).total_seconds())
+    gap = f"{ahead // 3600} h {ahead % 3600 // 60} min" if ahead >= 3600 else f"{ahead // 60} min"
+    _log.warning("a request's pulled_at is %s after this server's clock (%s); check the clock",
+                 gap, f"{now:%Y-%m-%dT%H:%M:%SZ}")  # fmt: skip
+    return (
+        f"pulled_at {pulled_at:%Y-%m-%dT%H:%M:%SZ} is {gap} after this ingestion server's clock "
+        f"({now:%Y-%m-%dT%H:%M:%SZ}; {skew.total_seconds() / 60:.0f} min allowed): if the export "
+        "was pulled just now, the server's clock is behind (check its time sync, e.g. NTP); "
+        "otherwise send the time of the pull"
+    )

@@ -336,3 +336,20 @@ def test_late_rows_read_their_own_series_history_from_memory(
             want = float(export.base_row(by_series[series][back])["metrics"]["spend"])
             assert getattr(lf, f"spend_lag_{k}") == want, (series, k)
         assert lf.history_days == 28, series
+
+
+def test_a_pull_after_the_servers_clock_names_both_clocks(services, world: sim.SimResult) -> None:  # type: ignore[no-untyped-def]
+    """A server whose clock is behind (restored from a snapshot) refused fresh exports as "in
+    the future": the refusal names the server's time, the gap and the check (s20 R49-F5)."""
+    ingestion, _ = _stubs(services)
+    ahead = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(hours=2, minutes=5)
+    request = _request(world, _meta_lines(world, 2), "clock", pulled_at=ahead)
+    with pytest.raises(grpc.RpcError) as err:
+        list(ingestion.Ingest(iter([request]), timeout=30))
+    code, reason, violations, _ = rich_error(err.value)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and reason == "INVALID_INGEST_REQUEST"
+    [(field, text)] = violations
+    assert field == "pulled_at"
+    assert f"pulled_at {ahead:%Y-%m-%dT%H:%M:%SZ} is 2 h " in text, text
+    assert "after this ingestion server's clock (" in text and "60 min allowed" in text
+    assert "the server's clock is behind" in text
