@@ -224,9 +224,11 @@ def _cell(
             feasible = False
             reason = _why_not(spec, cell, points, target, noise, history.outcome_name)
             if cell.kind is TreatmentKind.GO_DARK:
+                roas = points[-1].expected_roas
                 reason += _heavy_up_instead(
-                    spec, points[-1], daily_spend, daily_outcome, history.outcome_name
-                )
+                    spec, points[-1], daily_spend, daily_outcome, history.outcome_name,
+                    roas if spec.lift is None and math.isfinite(roas) else None,
+                )  # fmt: skip
     conservative = ""
     if math.isfinite(points[0].conservative_lift):
         recommended, conservative = _conservative(
@@ -417,29 +419,43 @@ _HEAVY_UPS = (2.0, 3.0, 5.0)
 
 
 def _heavy_up_instead(
-    spec: DesignSpec, longest: PowerPoint, daily_spend: float, daily_outcome: float, outcome: str
+    spec: DesignSpec,
+    longest: PowerPoint,
+    daily_spend: float,
+    daily_outcome: float,
+    outcome: str,
+    expected: float | None,
 ) -> str:
     """What a heavy-up of the same geos would detect where a go-dark cannot (R48-F3: a small
     shop was "recommended" a go-dark at 6% power, and the heavy-up that could work was never
     named). A go-dark can remove at most the spend the geos run; a heavy-up ×m adds (m − 1)
     times it, so on the same noise it detects a return (m − 1) times smaller. The return is
-    per unit of added spend on the same placebo noise, at the longest duration checked."""
+    per unit of added spend on the same placebo noise, at the longest duration checked;
+    ``expected``: the go-dark's expected return (per unit of the spend as run), if known."""
     d = longest.duration_days
     mde = mde_at(spec.target_power, longest.noise, spec.alpha, direction=1)
     if not math.isfinite(mde) or daily_spend <= 0 or longest.realised_share <= 0:
         return ""
-    per = []
+    per, least = [], math.inf
     for m in _HEAVY_UPS:
         added = (m - 1.0) * daily_spend * d
         least = mde * daily_outcome * d / (added * longest.realised_share)
         per.append(f"{_r(least)} at ×{m:g} (adding {added:,.0f})")
     pays = "; 1 returns the spend" if outcome == "revenue" else ""
-    return (
+    said = (
         f"; a go-dark can remove only the {daily_spend * d:,.0f} of spend these geos run in "
         f"{d} days, a heavy-up adds more: with {spec.target_power:.0%} power a {d}-day "
         f"heavy-up detects an added-spend ROAS ({outcome} per unit of added spend{pays}) of "
         f"{per[0]} or more, {', '.join(per[1:])}: `liftos design --heavy-up M` sizes one"
     )
+    if expected is not None and 0 <= expected < least:
+        # The average return of the spend as run bounds the added spend's on a concave curve.
+        said += (
+            f"; the return expected here ({_r(expected)}) is below even the ×{_HEAVY_UPS[-1]:g} "
+            "threshold, so no test of these geos is likely to detect it: more regions, or more "
+            f"{outcome} per region, would"
+        )
+    return said
 
 
 def budget_note(spec: DesignSpec, cell: CellDesign, index: int | None = None) -> str:

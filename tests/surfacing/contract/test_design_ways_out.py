@@ -72,6 +72,15 @@ def test_an_unreachable_go_dark_is_not_recommended_and_names_the_heavy_up(design
                      r"--heavy-up M` sizes one", out)  # fmt: skip
     assert said is not None, out
     assert "(--save would register 49 days, the longest checked" in out
+    # 1.5 is below even the ×5 threshold: said, with what would help.
+    assert float(said.group(4)) > 1.5
+    assert "sizes one; the return expected here (1.5) is below even the ×5 threshold, so no " \
+           "test of these geos is likely to detect it: more regions, or more revenue per " \
+           "region, would" in out  # fmt: skip
+    # One the ×5 heavy-up could detect is not told that.
+    rc, out, _ = design("small", "--expected-roas", str(float(said.group(4)) * 1.5))
+    assert rc == 0 and "no duration checked reaches" in out and "×5 (adding" in out
+    assert "is below even the" not in out
     # The ×5 figure is what the heavy-up's own design says at that duration.
     rc, out, _ = design("small", "--heavy-up", "5")
     assert rc == 0
