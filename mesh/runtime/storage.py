@@ -154,7 +154,7 @@ def _at_size_limit(where: str | Path) -> Path | None:
     """A file of the store's directory at this process's file-size limit (None: no limit, or
     none there)."""
     limit = _size_limit()
-    if limit is None:
+    if limit is None or not str(where):  # no directory named: not the working one
         return None
     try:
         for file in Path(where).iterdir():
