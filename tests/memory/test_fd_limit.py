@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import queue
 import re
-import resource
 import subprocess
 import sys
 import threading
@@ -45,10 +44,17 @@ class LimitedServer(Server):
             # snapshots enough for the Scans to meet the file limit first
             "LIFTOS_MEMORY_SCAN_SNAPSHOTS": "1024",
         }
+        # The limit is set by the child itself before it runs memory_svc: a preexec_fn would
+        # make subprocess fork() from this gRPC process (test_no_subprocess_call_forks).
+        launch = (
+            "import resource, runpy, sys\n"
+            f"resource.setrlimit(resource.RLIMIT_NOFILE, ({LIMIT}, {LIMIT}))\n"
+            f"sys.argv = ['memory_svc', '--port', '0', '--data-dir', {str(data)!r}]\n"
+            "runpy.run_module('memory_svc', run_name='__main__', alter_sys=True)\n"
+        )
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "memory_svc", "--port", "0", "--data-dir", str(data)],
+            [sys.executable, "-c", launch],
             cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True,
-            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (LIMIT, LIMIT)),
         )  # fmt: skip
         self.lines: queue.Queue[str] = queue.Queue()
         self.log: list[str] = []
