@@ -1,7 +1,7 @@
 """The typed Python client of the mesh (:class:`LiftOS`) and the wire-error decoder
 (:class:`RpcFailure`: a failed call as an exception with its status details)."""
 
-from mesh.sdk.client import IngestSummary, LiftOS, Records, retry_delay
+from mesh.sdk.client import ChannelClosed, IngestSummary, LiftOS, Records, retry_delay
 from mesh.sdk.failures import RpcFailure
 
-__all__ = ["IngestSummary", "LiftOS", "Records", "RpcFailure", "retry_delay"]
+__all__ = ["ChannelClosed", "IngestSummary", "LiftOS", "Records", "RpcFailure", "retry_delay"]

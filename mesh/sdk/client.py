@@ -19,7 +19,7 @@ from liftos.v1 import llm_pb2_grpc as llm_grpc
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
 
-from mesh.runtime.channels import sync_channel
+from mesh.runtime.channels import ChannelClosed, sync_channel
 from mesh.runtime.config import SERVICES, PeerConfig
 from mesh.sdk._base import retry_delay
 from mesh.sdk.causal import CausalCalls, Records
@@ -28,6 +28,13 @@ from mesh.sdk.ingestion import IngestionCalls, IngestSummary
 from mesh.sdk.llm import LlmCalls
 from mesh.sdk.memory import MemoryCalls
 from mesh.sdk.surfacing import SurfacingCalls
+
+# What a call on a closed client says (a notebook's `with LiftOS(...) as lo:` cell ends, and a
+# later cell calls lo: R45-F7).
+CLOSED = (
+    "this LiftOS client was closed (its `with` block ended, or close() was called): "
+    "make a new LiftOS(...) for more calls"
+)
 
 SERVICE_NAMES = {
     "ingestion": "liftos.v1.IngestionService",
@@ -65,6 +72,7 @@ class LiftOS(IngestionCalls, CausalCalls, SurfacingCalls, LlmCalls, MemoryCalls)
                 timeout=timeout,
                 cert=tls_client_cert,
                 key=tls_client_key,
+                closed_message=CLOSED,
             )
             for s in SERVICES
         }
@@ -77,6 +85,7 @@ class LiftOS(IngestionCalls, CausalCalls, SurfacingCalls, LlmCalls, MemoryCalls)
         self._surfacing = surfacing_grpc.SurfacingServiceStub(self._channels["surfacing"])
 
     def close(self) -> None:
+        """Close the client's channels; any later call raises :class:`ChannelClosed`."""
         for channel in self._channels.values():
             channel.close()
 
@@ -102,4 +111,4 @@ class LiftOS(IngestionCalls, CausalCalls, SurfacingCalls, LlmCalls, MemoryCalls)
         return out
 
 
-__all__ = ["IngestSummary", "LiftOS", "Records", "RpcFailure", "dc", "retry_delay"]
+__all__ = ["ChannelClosed", "IngestSummary", "LiftOS", "Records", "RpcFailure", "dc", "retry_delay"]
