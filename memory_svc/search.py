@@ -15,6 +15,12 @@ beside its index and changes under the same lock, so an unfiltered search needs 
 all. That search is also offered as :meth:`Searcher.search_now`, which never blocks (it
 declines when a writer holds the index) and runs only when one query's scan is bounded, so
 an event loop can call it directly instead of paying a thread hop.
+
+Exact score ties (records with the same embedding: one campaign's day in several geos) are
+ranked by record id, not by FAISS's order, which is the order the records were written in:
+the same data ingested in another order ranks the same. Every path fetches a few hits past k
+(more while the last one fetched still ties the k-th), so which tied records make the cut
+is decided by id as well.
 """
 
 from __future__ import annotations
@@ -33,6 +39,9 @@ from mesh.runtime.exceptions import FieldViolation, shown
 _LOGGER = logging.getLogger(__name__)
 
 __all__ = ["SearchHit", "SearchResult", "Searcher"]
+
+# Hits fetched past k, so that records tied with the k-th are all seen and ranked by id.
+TIE_MARGIN = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,26 +149,46 @@ class Searcher:
         *,
         include_payloads: bool = False,
     ) -> SearchResult:
-        """Top-k records of the org by cosine similarity among those matching ``flt``."""
+        """Top-k records of the org by cosine similarity among those matching ``flt``; equal
+        scores ranked by record id."""
         idx = self.indexes.get(org_id)
         if idx is None:
             raise OrgNotFound(org_id)
-        nprobe = self.indexes.settings.nprobe
-        filtered = 0
-        if flt.is_empty():
-            with self.indexes.lock(org_id):
-                idx = self.indexes.get(org_id) or idx
-                scores, seqs = idx.search(query, k, nprobe=nprobe)
-                while idx.kind == "ivf" and len(seqs) < min(k, idx.size) and nprobe < idx.nlist:
-                    nprobe *= 4
-                    scores, seqs = idx.search(query, k, nprobe=nprobe)
-                kind, size = idx.kind, idx.size
-        else:
-            scores, seqs, filtered = self._filtered(org_id, idx, query, flt, k, nprobe)
-            kind, size = idx.kind, idx.size
-        return SearchResult(
-            self._hits(org_id, scores, seqs, include_payloads)[:k], kind, size, filtered
+        fetch = k + TIE_MARGIN
+        while True:
+            scores, seqs, filtered = self._best(org_id, idx, query, flt, fetch)
+            if not _tie_cut(scores, k, fetch):
+                break
+            fetch *= 4
+        idx = self.indexes.get(org_id) or idx
+        found = _ranked(self._hits(org_id, scores, seqs), k)
+        payloads = (
+            self.store.hits(org_id, [h.seq for h in found], True)
+            if include_payloads and found
+            else {}
         )
+        hits = [
+            SearchHit(h.record_id, h.score, payloads[h.seq].payload if payloads else None)
+            for h in found
+            # a record replaced between the two reads is dropped, as a seq no longer stored is
+            if not include_payloads or h.seq in payloads
+        ]
+        return SearchResult(hits, idx.kind, idx.size, filtered)
+
+    def _best(
+        self, org_id: str, idx, query: np.ndarray, flt: RecordFilter, k: int
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """(scores, seqs, filtered count) of the best ``k`` in FAISS's order."""
+        nprobe = self.indexes.settings.nprobe
+        if not flt.is_empty():
+            return self._filtered(org_id, idx, query, flt, k, nprobe)
+        with self.indexes.lock(org_id):
+            idx = self.indexes.get(org_id) or idx
+            scores, seqs = idx.search(query, k, nprobe=nprobe)
+            while idx.kind == "ivf" and len(seqs) < min(k, idx.size) and nprobe < idx.nlist:
+                nprobe *= 4
+                scores, seqs = idx.search(query, k, nprobe=nprobe)
+        return scores, seqs, 0
 
     def search_now(self, org_id: str, vector: np.ndarray, k: int) -> SearchResult | None:
         """The unfiltered vector search, only if it can run at once at a bounded cost.
@@ -189,38 +218,42 @@ class Searcher:
                 or idx.scan_cost(nprobe) > self.inline_search_cost
             ):
                 return None
-            scores, seqs = idx.search(query, k, nprobe=nprobe)
-            if len(seqs) < min(k, idx.size):
-                return None
+            fetch = k + TIE_MARGIN
+            while True:
+                scores, seqs = idx.search(query, fetch, nprobe=nprobe)
+                if len(seqs) < min(fetch, idx.size):
+                    return None
+                if not _tie_cut(scores, k, fetch):
+                    break
+                fetch *= 4
             ids = record_ids.get(seqs)
             kind, size = idx.kind, idx.size
         finally:
             lock.release()
-        found = [i for i in ids if i is not None]
-        if len(found) != len(seqs):
+        known = [i for i in ids if i is not None]
+        if len(known) != len(ids):
             return None
-        hits = [SearchHit(i, sc, None) for i, sc in zip(found, scores.tolist(), strict=True)]
+        found = [
+            _Found(s, i, sc) for s, i, sc in zip(seqs.tolist(), known, scores.tolist(), strict=True)
+        ]
+        hits = [SearchHit(h.record_id, h.score, None) for h in _ranked(found, k)]
         return SearchResult(hits, kind, size, 0)
 
-    def _hits(
-        self, org_id: str, scores: np.ndarray, seqs: np.ndarray, include_payloads: bool
-    ) -> list[SearchHit]:
-        """Hits in score order; seqs no longer stored (replaced meanwhile) are dropped."""
+    def _hits(self, org_id: str, scores: np.ndarray, seqs: np.ndarray) -> list[_Found]:
+        """The hits' record ids; seqs no longer stored (replaced meanwhile) are dropped."""
         seq_list = seqs.tolist()
-        found: dict[int, tuple[str, bytes | None]] = {}
-        if not include_payloads:
-            with self.indexes.lock(org_id):
-                record_ids = self.indexes.record_ids(org_id)
-                ids = record_ids.get(seqs) if record_ids else [None] * len(seq_list)
-            found = {s: (i, None) for s, i in zip(seq_list, ids, strict=True) if i is not None}
-        # Payloads, and seqs the map does not hold yet (a filter resolved in the store can
-        # see a commit whose index update is still under way), come from the store.
+        with self.indexes.lock(org_id):
+            record_ids = self.indexes.record_ids(org_id)
+            ids = record_ids.get(seqs) if record_ids else [None] * len(seq_list)
+        found = {s: i for s, i in zip(seq_list, ids, strict=True) if i is not None}
+        # Seqs the map does not hold yet (a filter resolved in the store can see a commit
+        # whose index update is still under way) come from the store.
         rest = [s for s in seq_list if s not in found]
         if rest:
-            for s, row in self.store.hits(org_id, rest, include_payloads).items():
-                found[s] = (row.id, row.payload)
+            for s, row in self.store.hits(org_id, rest, False).items():
+                found[s] = row.id
         return [
-            SearchHit(found[s][0], sc, found[s][1])
+            _Found(s, found[s], sc)
             for sc, s in zip(scores.tolist(), seq_list, strict=True)
             if s in found
         ]
@@ -261,6 +294,26 @@ class Searcher:
                 nprobe *= 4
         _LOGGER.debug("search path=restricted candidates=%d nprobe=%d", len(cand), nprobe)
         return scores, seqs, len(cand)
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """A hit before its payload: the FAISS seq it was found under."""
+
+    seq: int
+    record_id: str
+    score: float
+
+
+def _ranked(found: list[_Found], k: int) -> list[_Found]:
+    """The best ``k``, equal scores in record id order (not the order they were written)."""
+    return sorted(found, key=lambda h: (-h.score, h.record_id))[:k]
+
+
+def _tie_cut(scores: np.ndarray, k: int, fetched: int) -> bool:
+    """Whether more hits than the ``fetched`` asked for may tie the k-th: all came back and
+    the last ties the k-th (scores best first)."""
+    return k > 0 and len(scores) >= fetched > k and bool(scores[fetched - 1] >= scores[k - 1])
 
 
 def _unit(q: np.ndarray) -> np.ndarray | None:
