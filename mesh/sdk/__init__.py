@@ -2,6 +2,14 @@
 (:class:`RpcFailure`: a failed call as an exception with its status details)."""
 
 from mesh.sdk.client import ChannelClosed, IngestSummary, LiftOS, Records, retry_delay
-from mesh.sdk.failures import RpcFailure
+from mesh.sdk.failures import InvalidArgument, RpcFailure
 
-__all__ = ["ChannelClosed", "IngestSummary", "LiftOS", "Records", "RpcFailure", "retry_delay"]
+__all__ = [
+    "ChannelClosed",
+    "IngestSummary",
+    "InvalidArgument",
+    "LiftOS",
+    "Records",
+    "RpcFailure",
+    "retry_delay",
+]

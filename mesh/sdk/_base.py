@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
+import numbers
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import grpc
 import liftos_dc.liftos.v1 as dc
@@ -16,9 +18,9 @@ from liftos.v1 import llm_pb2_grpc as llm_grpc
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
 
-from mesh.runtime.exceptions import InvalidInput
+from mesh.runtime.exceptions import shown
 from mesh.runtime.status import decode_status
-from mesh.sdk.failures import RpcFailure
+from mesh.sdk.failures import InvalidArgument, RpcFailure
 
 T = TypeVar("T")
 
@@ -83,7 +85,7 @@ class ClientBase:
 
 def as_date(value: object, field: str) -> dt.date | None:
     """A date argument as a ``datetime.date``: a date (a datetime's day), an ISO string
-    ("2024-09-15"), or None; anything else is InvalidInput naming ``field`` (a notebook's
+    ("2024-09-15"), or None; anything else is InvalidArgument naming ``field`` (a notebook's
     ``analyze(start="2024-09-15")`` raised AttributeError 'str' has no 'year': R5-F10)."""
     if value is None or type(value) is dt.date:
         return value
@@ -96,7 +98,69 @@ def as_date(value: object, field: str) -> dt.date | None:
             return dt.date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise InvalidInput(
-        f"{field} {value!r} is not a date: give a datetime.date or an ISO date 'YYYY-MM-DD'",
+    raise InvalidArgument(
+        f"{field} {shown(value)} is not a date: give a datetime.date or an ISO date 'YYYY-MM-DD'",
         field=field,
     )
+
+
+def required_date(value: object, field: str) -> dt.date:
+    """:func:`as_date` of an argument that must be given."""
+    day = as_date(value, field)
+    if day is None:
+        raise InvalidArgument(
+            f"{field}: a date is required (a datetime.date or 'YYYY-MM-DD')", field=field
+        )
+    return day
+
+
+def choices(enum: Any, prefix: str) -> list[str]:
+    """The short names of a proto enum's values (``prefix`` off, lower case), unspecified left out."""
+    return [
+        v.name.removeprefix(prefix).lower()
+        for v in enum.DESCRIPTOR.values
+        if not v.name.endswith("_UNSPECIFIED")
+    ]
+
+
+def choice(enum: Any, prefix: str, name: object, argument: str, *, optional: bool = True) -> int:
+    """The number of the proto enum value ``prefix + name.upper()``; ``""`` is the unspecified
+    value (0) when ``optional``. Anything else is InvalidArgument naming ``argument`` and its
+    choices (protobuf's ValueError named the wire enum: "Enum EstimationMethod has no value
+    defined for name 'ESTIMATION_METHOD_DIFF_IN_DIFF'": R45-F3)."""
+    names = choices(enum, prefix)
+    if isinstance(name, str):
+        key = name.strip().lower()
+        if key in names:
+            return int(enum.Value(prefix + key.upper()))
+        if not key and optional:
+            return 0
+    default = " (or '' for the default)" if optional else ""
+    raise InvalidArgument(
+        f"{argument} {shown(name)} must be one of {', '.join(names)}{default}", field=argument
+    )
+
+
+def as_number(value: object, argument: str) -> float:
+    """A real number argument (int, float, Decimal, numpy scalar) as a float; a string or
+    anything else is InvalidArgument naming ``argument``."""
+    if isinstance(value, (numbers.Real, decimal.Decimal)) and not isinstance(value, bool):
+        return float(value)
+    raise InvalidArgument(f"{argument} must be a number, not {shown(value)}", field=argument)
+
+
+def as_whole(value: object, argument: str) -> int:
+    """A whole-number argument: an int, or a float/Decimal/numpy number with no fraction
+    (``days=30.0`` is 30); anything else is InvalidArgument naming ``argument``."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (numbers.Real, decimal.Decimal)) and not isinstance(value, bool):
+        as_float = float(value)
+        if as_float.is_integer():
+            return int(as_float)
+    raise InvalidArgument(f"{argument} must be a whole number, not {shown(value)}", field=argument)
+
+
+def numbers_by_name(values: Mapping[str, object] | None, argument: str) -> dict[str, float]:
+    """A ``{name: number}`` argument (multipliers, spend) with every value checked."""
+    return {name: as_number(v, f"{argument}[{name!r}]") for name, v in (values or {}).items()}

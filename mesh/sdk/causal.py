@@ -14,10 +14,17 @@ from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 
-from mesh.runtime.exceptions import InvalidInput
 from mesh.runtime.protoconv import set_date_range
-from mesh.sdk._base import ClientBase, _call, as_date, backoff
-from mesh.sdk.failures import RpcFailure
+from mesh.sdk._base import (
+    ClientBase,
+    _call,
+    as_date,
+    as_whole,
+    backoff,
+    choice,
+    numbers_by_name,
+)
+from mesh.sdk.failures import InvalidArgument, RpcFailure
 
 if TYPE_CHECKING:  # pandas costs ~0.5 CPU-s to import; only the calls that build frames load it
     import pandas as pd
@@ -46,13 +53,17 @@ class Records:
     def to_proto(self) -> causal_pb.RecordQuery:
         query = causal_pb.RecordQuery(
             experiment_id=self.experiment_id,
-            sources=[common_pb.DataSource.Value(f"DATA_SOURCE_{s.upper()}") for s in self.sources],
+            sources=[
+                choice(common_pb.DataSource, "DATA_SOURCE_", s, "sources", optional=False)  # type: ignore[misc]
+                for s in self.sources
+            ],
             campaign_ids=list(self.campaign_ids),
             channels=list(self.channels),
-            aggregation=causal_pb.AggregationLevel.Value(
-                f"AGGREGATION_LEVEL_{self.aggregation.upper()}"
+            aggregation=choice(  # type: ignore[arg-type]
+                causal_pb.AggregationLevel, "AGGREGATION_LEVEL_", self.aggregation,
+                "aggregation", optional=False,
             ),
-        )
+        )  # fmt: skip
         for value, target in (
             (as_date(self.start, "start"), query.date_range.start_date),
             (as_date(self.end, "end"), query.date_range.end_date),
@@ -119,9 +130,9 @@ class CausalCalls(ClientBase):
             roles.cutoff = cutoff
         request = causal_pb.EstimateEffectRequest(
             org_id=self._org(org_id),
-            method=causal_pb.EstimationMethod.Value(f"ESTIMATION_METHOD_{method.upper()}"),
+            method=choice(causal_pb.EstimationMethod, "ESTIMATION_METHOD_", method, "method"),  # type: ignore[arg-type]
             roles=roles,
-            estimand=causal_pb.Estimand.Value(f"ESTIMAND_{estimand.upper() or 'UNSPECIFIED'}"),
+            estimand=choice(causal_pb.Estimand, "ESTIMAND_", estimand, "estimand"),  # type: ignore[arg-type]
             alpha=alpha,
             randomized=randomized,
             record_experiment_result=record_experiment_result,
@@ -130,13 +141,14 @@ class CausalCalls(ClientBase):
                 skip_refutation=skip_refutation,
                 seed=seed,
                 rdd_fuzzy=rdd_fuzzy,
-                cluster_inference=causal_pb.ClusterInference.Value(
-                    f"CLUSTER_INFERENCE_{cluster_inference.upper() or 'UNSPECIFIED'}"
+                cluster_inference=choice(  # type: ignore[arg-type]
+                    causal_pb.ClusterInference,
+                    "CLUSTER_INFERENCE_",
+                    cluster_inference,
+                    "cluster_inference",
                 ),
-                control_group=causal_pb.ControlGroup.Value(
-                    _enum_name(
-                        causal_pb.ControlGroup, "CONTROL_GROUP_", control_group, "control_group"
-                    )
+                control_group=choice(  # type: ignore[arg-type]
+                    causal_pb.ControlGroup, "CONTROL_GROUP_", control_group, "control_group"
                 ),
             ),
         )
@@ -167,7 +179,9 @@ class CausalCalls(ClientBase):
         while True:
             request = dc.ListAnalysesRequest(
                 org_id=self._org(org_id),
-                kind=dc.AnalysisKind[kind.upper() or "UNSPECIFIED"],
+                kind=dc.AnalysisKind(
+                    choice(causal_pb.AnalysisKind, "ANALYSIS_KIND_", kind, "kind")
+                ),
                 page_size=page_size,
                 page_token=token,
             )
@@ -193,7 +207,9 @@ class CausalCalls(ClientBase):
         ``records.delete`` scope."""
         org = self._org(org_id)
         if all_analyses and analysis_ids:
-            raise InvalidInput("pass analysis_ids or all_analyses=True, not both", field="all")
+            raise InvalidArgument(
+                "pass analysis_ids or all_analyses=True, not both", field="all_analyses"
+            )
         if all_analyses:
             calls = [causal_pb.DeleteAnalysesRequest(org_id=org, all=True, dry_run=dry_run)]
         else:
@@ -238,16 +254,14 @@ class CausalCalls(ClientBase):
         name rather than ignore it."""
         ident = _IDENTIFICATIONS.get(identification.lower())
         if ident is None:
-            raise InvalidInput(f"{identification!r} is not an identification (one of "
-                               f"{', '.join(n for n in _IDENTIFICATIONS if n)})",
-                               field="identification")  # fmt: skip
-        from mesh.runtime.frames.enums import enum_value  # loads pandas
-
+            raise InvalidArgument(f"identification {identification!r} must be one of "
+                                  f"{', '.join(n for n in _IDENTIFICATIONS if n)} (or '' for "
+                                  "the default)", field="identification")  # fmt: skip
         request = causal_pb.AnalyzeAttributionRequest(
             org_id=self._org(org_id), channels=list(channels), calibration=list(calibration),
             holdout_days=holdout_days, seed=seed, identification=ident,  # type: ignore[arg-type]
             max_lag_days=max_lag_days,
-            outcome=enum_value("outcome_metric", outcome.lower(), field="outcome"),  # type: ignore[arg-type]
+            outcome=choice(common_pb.OutcomeMetric, "OUTCOME_METRIC_", outcome, "outcome"),  # type: ignore[arg-type]
         )  # fmt: skip
         set_date_range(request.date_range, as_date(start, "start"), as_date(end, "end"))
         yield from _events(self._causal.AnalyzeAttribution, request, dc.AttributionResult, timeout)
@@ -313,11 +327,12 @@ class CausalCalls(ClientBase):
         ``spend`` (channel → absolute spend) over the reference period (``start``/``end``,
         default the analysed one) or the next ``future_days`` days."""
         changes = [causal_pb.SpendChange(channel=c, multiplier=m)
-                   for c, m in (multipliers or {}).items()]  # fmt: skip
-        changes += [causal_pb.SpendChange(channel=c, spend=v) for c, v in (spend or {}).items()]
+                   for c, m in numbers_by_name(multipliers, "multipliers").items()]  # fmt: skip
+        changes += [causal_pb.SpendChange(channel=c, spend=v)
+                    for c, v in numbers_by_name(spend, "spend").items()]  # fmt: skip
         request = causal_pb.CounterfactualRequest(
             org_id=self._org(org_id), analysis_id=analysis_id, changes=changes, alpha=alpha,
-            future_days=future_days,
+            future_days=as_whole(future_days, "future_days"),
         )  # fmt: skip
         start, end = as_date(start, "start"), as_date(end, "end")
         if start is not None or end is not None:
@@ -346,19 +361,6 @@ _Result = TypeVar("_Result", dc.AttributionResult, dc.ProductAnalysisResult)
 DEFAULT_ANALYSIS_TIMEOUT_S = 900.0
 
 
-def _enum_name(enum: Any, prefix: str, name: str, argument: str) -> str:
-    """The proto enum value name ``prefix + name.upper()`` (``""``: unspecified); InvalidInput
-    naming the argument and its choices otherwise, rather than protobuf's ValueError."""
-    names = [v.name for v in enum.DESCRIPTOR.values if not v.name.endswith("UNSPECIFIED")]
-    choices = [n.removeprefix(prefix).lower() for n in names]
-    if name and name.lower() not in choices:
-        raise InvalidInput(
-            f"{argument} {name!r} must be one of {', '.join(choices)} (or '' for the default)",
-            field=argument,
-        )
-    return f"{prefix}{name.upper() or 'UNSPECIFIED'}"
-
-
 def analysis_timeout(timeout: float | None) -> float | None:
     """``timeout``, else ``LIFTOS_ANALYSIS_TIMEOUT``, else :data:`DEFAULT_ANALYSIS_TIMEOUT_S`
     (seconds; 0 in either: no deadline)."""
@@ -368,7 +370,7 @@ def analysis_timeout(timeout: float | None) -> float | None:
     try:
         value = float(raw) if raw else DEFAULT_ANALYSIS_TIMEOUT_S
     except ValueError:
-        raise InvalidInput(f"LIFTOS_ANALYSIS_TIMEOUT must be seconds, not {raw!r}") from None
+        raise InvalidArgument(f"LIFTOS_ANALYSIS_TIMEOUT must be seconds, not {raw!r}") from None
     return value if value > 0 else None
 
 

@@ -6,7 +6,14 @@ from dataclasses import dataclass, field
 
 import grpc
 
+from mesh.runtime.exceptions import InvalidInput
 from mesh.runtime.status import decode_status
+
+
+class InvalidArgument(InvalidInput, ValueError):
+    """An SDK argument refused before any call is sent: the message names the argument and
+    what it takes (the choices of a named option, a date's form). A ValueError, so code that
+    caught protobuf's ValueError for a misspelt name still catches it (R45-F3)."""
 
 
 @dataclass  # mutable and slot-less: raising sets __traceback__ on the instance

@@ -20,10 +20,18 @@ from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 
-from mesh.runtime.exceptions import InvalidInput
 from mesh.sdk import generic_rows
-from mesh.sdk._base import ClientBase, _call, _date, as_date, retry_delay
-from mesh.sdk.failures import RpcFailure
+from mesh.sdk._base import (
+    ClientBase,
+    _call,
+    _date,
+    as_date,
+    as_number,
+    choice,
+    required_date,
+    retry_delay,
+)
+from mesh.sdk.failures import InvalidArgument, RpcFailure
 from mesh.sdk.generic_rows_numbers import DECIMAL_MARKS, grouped_problem, read_measures
 
 if TYPE_CHECKING:  # pandas costs ~0.5 CPU-s to import; calendar() loads it when called
@@ -68,16 +76,22 @@ class IngestionCalls(ClientBase):
         return _call(lambda: self._ingestion_dc.record_experiment_result(request)).experiment  # type: ignore[return-value]
 
     def list_experiments(
-        self, *, org_id: str | None = None, active_on: dt.date | None = None, page_size: int = 0
+        self,
+        *,
+        org_id: str | None = None,
+        active_on: dt.date | str | None = None,
+        page_size: int = 0,
     ) -> Iterator[dc.CausalExperiment]:
-        """Every experiment of the org, newest first, following page tokens."""
+        """Every experiment of the org, newest first, following page tokens; ``active_on`` (a
+        date or ISO string): only those running that day."""
+        day = as_date(active_on, "active_on")
         token = ""
         while True:
             request = dc.ListExperimentsRequest(
                 org_id=self._org(org_id),
                 page_size=page_size,
                 page_token=token,
-                active_on=_date(active_on) if active_on else None,
+                active_on=_date(day) if day else None,
             )
             reply = _call(lambda r=request: self._ingestion_dc.list_experiments(r))  # type: ignore[misc]
             yield from reply.experiments
@@ -94,7 +108,7 @@ class IngestionCalls(ClientBase):
         ``year`` around New Year (2024-12-30 is 2025 week 1; 2021-01-01 is 2020 week 53)."""
         import pandas as pd
 
-        start, end = _required_date(start, "start"), _required_date(end, "end")
+        start, end = required_date(start, "start"), required_date(end, "end")
         request = ingestion_pb.GetCalendarRequest(
             country=country,
             start_date=common_pb.Date(year=start.year, month=start.month, day=start.day),
@@ -189,15 +203,20 @@ class IngestionCalls(ClientBase):
         looks grouped ("2.906" beside "987") is summed as decimals with a DecimalDoubt warning
         naming the column and the fix (``decimal=','`` with a later ``pulled_at``).
         """
+        source_number = choice(common_pb.DataSource, "DATA_SOURCE_", source, "source",
+                               optional=False)  # fmt: skip
+        source = source.strip().lower()
         if batch_size < 1:
-            raise ValueError("batch_size must be positive")
+            raise InvalidArgument("batch_size must be positive", field="batch_size")
         keyed = source in MAPPED_SOURCES and bool(mapping)
         if sum_rows and not keyed:
-            raise ValueError("sum_rows is for a generic source with a mapping")
+            raise InvalidArgument("sum_rows is for a generic source with a mapping",
+                                  field="sum_rows")  # fmt: skip
         if decimal is not None and (decimal not in DECIMAL_MARKS or not keyed):
-            raise ValueError(
+            raise InvalidArgument(
                 f"decimal={decimal!r}: give '.' or ',' (the decimal mark of a generic "
-                "source's mapped measures), for a generic source with a mapping"
+                "source's mapped measures), for a generic source with a mapping",
+                field="decimal",
             )
         sent_as: list[int] | None = None
         sizes: list[int] | None = None
@@ -214,7 +233,7 @@ class IngestionCalls(ClientBase):
         pulled_at = pulled_at or dt.datetime.now(dt.UTC)
         template = ingestion_pb.IngestRequest(
             org_id=self._org(org_id),
-            source=common_pb.DataSource.Value("DATA_SOURCE_" + source.upper()),
+            source=source_number,  # type: ignore[arg-type]
             account=_account_info(account),
             mapping=ingestion_pb.ColumnMapping(**dict(mapping or {})),
             restore_replaced=restore_replaced,
@@ -285,7 +304,7 @@ class IngestionCalls(ClientBase):
         self,
         name: str,
         kind: str,
-        values: Mapping[dt.date, float],
+        values: Mapping[dt.date, float] | Mapping[str, float],
         *,
         source: str = "",
         unit: str = "",
@@ -294,12 +313,20 @@ class IngestionCalls(ClientBase):
     ) -> int:
         """Register (or replace) a daily external series; ``kind`` is macro, competitor,
         promotion, demand, weather, season, other or fx_rate (an exchange rate named
-        fx_<from>_<to>, which attribution converts money with). Returns the number of values stored."""
+        fx_<from>_<to>, which attribution converts money with). ``values``: day → value, the
+        days as dates, Timestamps or ISO strings (a pandas Series indexed by day works).
+        Returns the number of values stored."""
+        dated = [
+            (required_date(d, f"values[{d!r}]"), as_number(v, f"values[{d!r}]"))
+            for d, v in values.items()
+        ]
         request = ingestion_pb.RegisterExternalFactorRequest(
             org_id=self._org(org_id),
             series=ingestion_pb.ExternalFactorSeries(
                 name=name,
-                type=md_pb.ExternalFactorType.Value("EXTERNAL_FACTOR_TYPE_" + kind.upper()),
+                type=choice(  # type: ignore[arg-type]
+                    md_pb.ExternalFactorType, "EXTERNAL_FACTOR_TYPE_", kind, "kind", optional=False
+                ),
                 source=source,
                 unit=unit,
                 geo=geo,
@@ -307,7 +334,7 @@ class IngestionCalls(ClientBase):
                     ingestion_pb.DatedValue(
                         date=common_pb.Date(year=d.year, month=d.month, day=d.day), value=v
                     )
-                    for d, v in values.items()
+                    for d, v in dated
                 ],
             ),
         )
@@ -386,13 +413,6 @@ def _parts(names: Sequence[str], every: bool) -> list[list[str]]:
     return [listed[k : k + _DELETE_PART] for k in range(0, len(listed), _DELETE_PART)]
 
 
-def _required_date(value: object, field: str) -> dt.date:
-    day = as_date(value, field)
-    if day is None:
-        raise InvalidInput(f"{field}: a date is required (a datetime.date or 'yyyy-mm-dd')")
-    return day
-
-
 def _keyed_rows(
     rows: Iterable[str | Mapping[str, Any]],
     mapping: dict[str, str],
@@ -414,13 +434,13 @@ def _keyed_rows(
     if decimal is not None:
         texts = list(read_measures(texts, mapping, decimal))
     elif sum_rows and (problem := grouped_problem(texts, mapping, currency)) is not None:
-        raise ValueError(problem)
+        raise InvalidArgument(problem, field="rows")
     if sum_rows:
         texts = list(generic_rows.summed(texts, mapping, zone))
     elif (clash := generic_rows.conflict(texts, mapping, zone)) is not None:
-        raise ValueError(clash.text("rows", flag="sum_rows=True"))
+        raise InvalidArgument(clash.text("rows", flag="sum_rows=True"), field="rows")
     if (total := generic_rows.total_geo(texts, mapping, zone)) is not None:
-        raise ValueError(total.text("rows").replace("line", "row"))
+        raise InvalidArgument(total.text("rows").replace("line", "row"), field="rows")
     days = [generic_rows.day_of(text, mapping, zone) for _, text in texts]
     order = sorted(range(len(texts)), key=days.__getitem__)  # stable: input order in a day
     return (

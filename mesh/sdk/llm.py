@@ -8,7 +8,7 @@ import grpc
 import liftos_dc.liftos.v1 as dc
 from liftos.v1 import llm_pb2 as llm_pb
 
-from mesh.sdk._base import ClientBase, _call
+from mesh.sdk._base import ClientBase, _call, choice
 from mesh.sdk.failures import RpcFailure
 
 
@@ -54,7 +54,7 @@ class LlmCalls(ClientBase):
         request = llm_pb.ExplainRequest(
             org_id=self._org(org_id), analysis_id=analysis_id, question=question,
             audience=_audience(audience),
-            writer=llm_pb.ExplanationWriter.Value(f"EXPLANATION_WRITER_{writer.upper() or 'UNSPECIFIED'}"),
+            writer=choice(llm_pb.ExplanationWriter, "EXPLANATION_WRITER_", writer, "writer"),  # type: ignore[arg-type]
             llm=llm_pb.LlmEndpoint(url=llm_url, model=llm_model),
         )  # fmt: skip
         try:
@@ -83,4 +83,4 @@ class LlmCalls(ClientBase):
 
 
 def _audience(name: str) -> llm_pb.Audience.ValueType:
-    return llm_pb.Audience.Value(f"AUDIENCE_{name.upper() or 'UNSPECIFIED'}")
+    return choice(llm_pb.Audience, "AUDIENCE_", name, "audience")  # type: ignore[return-value]

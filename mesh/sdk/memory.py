@@ -10,8 +10,7 @@ from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import memory_pb2 as memory_pb
 
-from mesh.runtime.exceptions import InvalidInput
-from mesh.sdk._base import ClientBase, _call, _date_pb, as_date
+from mesh.sdk._base import ClientBase, _call, _date_pb, as_date, choice
 from mesh.sdk.failures import RpcFailure
 
 
@@ -19,15 +18,7 @@ def data_source(name: str | int) -> int:
     """A DataSource number from its short name ("meta", "google_ads", …) or number."""
     if isinstance(name, int):
         return name
-    try:
-        return int(common_pb.DataSource.Value(f"DATA_SOURCE_{name.strip().upper()}"))
-    except ValueError:
-        known = ", ".join(
-            n.removeprefix("DATA_SOURCE_").lower()
-            for n in common_pb.DataSource.DESCRIPTOR.values_by_name
-            if n != "DATA_SOURCE_UNSPECIFIED"
-        )
-        raise InvalidInput(f"{name!r} is not a source (one of {known})", field="source") from None
+    return choice(common_pb.DataSource, "DATA_SOURCE_", name, "source", optional=False)
 
 
 @dataclass

@@ -10,7 +10,17 @@ from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import surfacing_pb2 as surfacing_pb
 
-from mesh.sdk._base import ClientBase, _call, _date_pb
+from mesh.sdk._base import (
+    ClientBase,
+    _call,
+    _date_pb,
+    as_number,
+    as_whole,
+    choice,
+    numbers_by_name,
+    required_date,
+)
+from mesh.sdk.failures import InvalidArgument
 
 
 class SurfacingCalls(ClientBase):
@@ -68,7 +78,9 @@ class SurfacingCalls(ClientBase):
             campaign_constraints=campaigns,
         )  # fmt: skip
         if budget is not None:
-            request.total_budget.CopyFrom(common_pb.Money(amount=budget, currency_code=currency))
+            request.total_budget.CopyFrom(
+                common_pb.Money(amount=as_number(budget, "budget"), currency_code=currency)
+            )
         if profit_margin is not None:
             request.profit_margin = profit_margin
         if target_marginal_roas is not None:
@@ -99,13 +111,16 @@ class SurfacingCalls(ClientBase):
         total (``fan``, ``total_fan``), for a fan chart. ``country`` (ISO 3166, "AU") names
         whose holidays the forecast knows; "" the analysis's holiday calendar, else the US."""
         plan = [
-            surfacing_pb.SpendPlan(channel=c, daily_spend=v) for c, v in (daily_spend or {}).items()
+            surfacing_pb.SpendPlan(channel=c, daily_spend=v)
+            for c, v in numbers_by_name(daily_spend, "daily_spend").items()
         ]
         plan += [
-            surfacing_pb.SpendPlan(channel=c, multiplier=v) for c, v in (multipliers or {}).items()
+            surfacing_pb.SpendPlan(channel=c, multiplier=v)
+            for c, v in numbers_by_name(multipliers, "multipliers").items()
         ]
         request = surfacing_pb.PredictPerformanceRequest(
-            org_id=self._org(org_id), analysis_id=analysis_id, horizon_days=days, alpha=alpha,
+            org_id=self._org(org_id), analysis_id=analysis_id, horizon_days=as_whole(days, "days"),
+            alpha=alpha,
             plan=plan, country_code=country, fan_levels=list(fan_levels),
         )  # fmt: skip
         reply = _call(lambda: self._surfacing.PredictPerformance(request))
@@ -126,10 +141,10 @@ class SurfacingCalls(ClientBase):
         treatment_share: float = 0.0,
         analysis_id: str = "",
         expected_roas: float | None = None,
-        history: tuple[dt.date, dt.date] | None = None,
+        history: tuple[dt.date | str, dt.date | str] | None = None,
         save: bool = False,
         experiment_id: str = "",
-        start: dt.date | None = None,
+        start: dt.date | str | None = None,
         seed: int = 0,
         metric: str = "",
         org_id: str | None = None,
@@ -138,36 +153,40 @@ class SurfacingCalls(ClientBase):
         a heavy-up at ``heavy_up`` × spend (or as much as ``budget`` buys), or ``cells`` of
         ("holdout" | "decrease" | "heavy_up", multiplier); power at ``lift`` (or at the effect
         ``analysis_id`` / ``expected_roas`` implies) over ``duration_days``; ``save``
-        registers it. ``metric`` ("revenue" | "conversions") is the outcome powered on: by
+        registers it; ``history`` (first, last day) and ``start`` are dates or ISO strings. ``metric`` ("revenue" | "conversions") is the outcome powered on: by
         default the analysis's (revenue without one); one other than the analysis's is refused."""
         kinds = {"holdout": md_pb.TREATMENT_TYPE_HOLDOUT,
                  "decrease": md_pb.TREATMENT_TYPE_BUDGET_DECREASE,
                  "heavy_up": md_pb.TREATMENT_TYPE_BUDGET_INCREASE}  # fmt: skip
-        from mesh.runtime.frames.enums import enum_value  # loads pandas
-
+        for kind, _ in cells:
+            if kind not in kinds:
+                raise InvalidArgument(f"cells: {kind!r} must be one of {', '.join(kinds)}",
+                                      field="cells")  # fmt: skip
         request = surfacing_pb.DesignExperimentRequest(
             org_id=self._org(org_id), channel=channel, duration_days=list(duration_days),
             minimum_detectable_lift=lift, power=power, alpha=alpha,
-            cells=[surfacing_pb.DesignCell(treatment_type=kinds[k], spend_multiplier=m)
+            cells=[surfacing_pb.DesignCell(treatment_type=kinds[k],
+                                           spend_multiplier=as_number(m, f"cells[{k!r}]"))
                    for k, m in cells],
             assignment=surfacing_pb.ASSIGNMENT_METHOD_STRATIFIED if stratified
             else surfacing_pb.ASSIGNMENT_METHOD_MATCHED_MARKETS,
             treatment_share=treatment_share, analysis_id=analysis_id, save=save,
             experiment_id=experiment_id, seed=seed,
-            metric=enum_value("outcome_metric", metric.lower(), field="metric") if metric else 0,  # type: ignore[arg-type]
+            metric=choice(common_pb.OutcomeMetric, "OUTCOME_METRIC_", metric, "metric"),  # type: ignore[arg-type]
         )  # fmt: skip
         if heavy_up is not None or (budget is not None and not cells):
             request.treatment_type = md_pb.TREATMENT_TYPE_BUDGET_INCREASE
             request.spend_multiplier = heavy_up or 0.0
         if budget is not None:
-            request.budget.CopyFrom(common_pb.Money(amount=budget))
+            request.budget.CopyFrom(common_pb.Money(amount=as_number(budget, "budget")))
         if expected_roas is not None:
             request.expected_roas = expected_roas
         if history is not None:
-            request.history.start_date.CopyFrom(_date_pb(history[0]))
-            request.history.end_date.CopyFrom(_date_pb(history[1]))
+            first, last = history
+            request.history.start_date.CopyFrom(_date_pb(required_date(first, "history[0]")))
+            request.history.end_date.CopyFrom(_date_pb(required_date(last, "history[1]")))
         if start is not None:
-            request.start_date.CopyFrom(_date_pb(start))
+            request.start_date.CopyFrom(_date_pb(required_date(start, "start")))
         reply = _call(lambda: self._surfacing.DesignExperiment(request))
         return dc.DesignExperimentResponse.parse(reply.SerializeToString())
 
