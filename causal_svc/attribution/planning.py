@@ -12,7 +12,11 @@ input and ``B = y / (1 + M)`` the baseline (adstock is linear, so scaling the sp
 relative inputs ``u/ū`` grouped into a few weighted quadrature nodes (weighted quantile bins).
 
 Uncertainty: paired draws of ``(β, K, S)`` from the fit's Laplace posterior (``β`` clipped at
-zero); the nodes, carry-over and demand modulation stay at the estimate.
+zero); the nodes, carry-over and demand modulation stay at the estimate. The draws are of those
+parameters' joint marginal only, made by :mod:`.planning_draws` (antithetic pairs of scrambled
+Halton normals, a Cholesky factor, channels in an order read off their data), so a channel's
+name or a currency's rounding does not change them. Analyses stored before keep the draws they
+were stored with (the draws travel in the result, not refitted on reading).
 """
 
 from __future__ import annotations
@@ -23,11 +27,11 @@ import numpy as np
 
 from .features import adstock_params, channel_curve
 from .fit import MMMFit
+from .planning_draws import N_DRAWS, canonical_order, paired_draws
 from .transforms import apply_lags
 
-__all__ = ["ResponseModel", "response_models"]
+__all__ = ["N_DRAWS", "ResponseModel", "response_models"]
 
-N_DRAWS = 200
 N_NODES = 12
 
 
@@ -81,9 +85,7 @@ def response_models(fit: MMMFit, *, seed: int = 0) -> list[ResponseModel]:
     _, m = fit.media()
     baseline = panel.outcome / m
     unit = fit.inputs.unit(theta, layout)
-    rng = np.random.default_rng(seed)
-    cov = (fit.cov + fit.cov.T) / 2.0
-    draws = rng.multivariate_normal(theta, cov, size=N_DRAWS, method="eigh")
+    draws = _draws(fit, seed)
     out = []
     for c, name in enumerate(panel.channels):
         sl = layout.nonlinear(c)
@@ -96,7 +98,7 @@ def response_models(fit: MMMFit, *, seed: int = 0) -> list[ResponseModel]:
         if mean_u <= 0:
             continue
         nodes, weights = _nodes((u / mean_u).ravel(), omega.ravel(), N_NODES)
-        d = draws[:, [c, sl.start + n_ad, sl.start + n_ad + 1]]
+        d = draws[c]
         scale = np.clip(d[:, 0], 0.0, None) * float(omega.sum())
         kappa = fit.inputs.k0[c] * np.exp(d[:, 1]) / mean_u
         shape = np.exp(d[:, 2])
@@ -125,3 +127,18 @@ def response_models(fit: MMMFit, *, seed: int = 0) -> list[ResponseModel]:
             )
         )
     return out
+
+
+def _draws(fit: MMMFit, seed: int) -> dict[int, np.ndarray]:
+    """Each channel's ``(N_DRAWS, 3)`` draws of ``(β, log K/k0, log S)``, jointly over the
+    channels (their correlations kept), the channels' blocks in :func:`.canonical_order`."""
+    panel, layout = fit.panel, fit.layout
+    order = canonical_order([float(x.sum()) for x in panel.spend],
+                            [float(x.sum()) for x in panel.media], panel.channels)  # fmt: skip
+    index = []
+    for c in order:
+        at = layout.starts[c] + layout.kinds[c].n_params
+        index += [c, at, at + 1]
+    cov = (fit.cov + fit.cov.T) / 2.0
+    flat = paired_draws(fit.theta[index], cov[np.ix_(index, index)], N_DRAWS, seed)
+    return {c: flat[:, 3 * k : 3 * k + 3] for k, c in enumerate(order)}
