@@ -54,7 +54,11 @@ Intervals also keep to the sign the model allows: a channel's response rises wit
 (non-negative effects, increasing adstock and Hill terms), so a cut cannot add outcome nor a
 raise lose it. The delta-method interval, symmetric about the estimate, can cross zero into
 the impossible side; it is cut at zero there (the truth, if the model's shape holds, is never
-on that side, so coverage cannot fall), as the attribution table's intervals are. A plan that
+on that side, so coverage cannot fall), as the attribution table's intervals are. For the same
+reason a larger raise of one channel gains at least as much as a smaller one, so a raise's
+lower bound is held at least at a smaller raise's (:func:`_monotone`; R47 F3: the delta-method
+lower bound fell from +126,713 at ×2 to 0 at ×5, its stderr growing faster than the estimate
+off the data). A plan that
 cuts some channels and raises others has no sign of its own to keep; its total is instead held
 inside the sum of its rows' bounds (:func:`_within_rows`), so it never reaches a value that the
 rows, each cut to its own sign, rule out.
@@ -85,6 +89,12 @@ EXTRAPOLATION_RATIO = 2.0
 # The largest multiple a plan may ask for, as PredictPerformance's multipliers: far beyond it a
 # saturating curve's answer is its asymptote, and 1e308 overflows the spend to inf.
 MAX_MULTIPLIER = 100.0
+# A raise's lower bound is held to those of the smaller raises of the same channel by these
+# steps (multiplier 1 + step; :func:`_monotone`): dense near no move, where the delta-method
+# bound of a weakly shaped channel peaks before its stderr outgrows the estimate, and the same
+# for every plan, so two plans' bounds are held to the same points. Between them the bound may
+# still dip, by a second-order amount.
+RAISE_STEPS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +268,8 @@ def counterfactual(
         wald = ev.interval(-value, -g, floor=None, df=dfs[-1])
         interval, established, note = _gate(ev, c, ch.channel, wald, mult)
         interval = _signed(interval, mult - 1.0)
+        interval, established = _monotone(ev, c, ch.channel, mult, interval, established,
+                                          a=a, b=b, until=until)  # fmt: skip
         moves.append(mult - 1.0)
         values.append(-value)
         grads.append(-g)
@@ -387,6 +399,44 @@ def _group_change(
         grads.append(-g)
     total, _ = ev.total(np.array(values), np.array(grads), np.array(loose), np.array(dfs))
     return _signed(total, mult - 1.0)
+
+
+def _monotone(
+    ev: Evaluator,
+    c: int,
+    name: str,
+    mult: float,
+    interval: Interval,
+    established: bool,
+    *,
+    a: int,
+    b: int,
+    until: int,
+) -> tuple[Interval, bool]:
+    """A raise's change, its lower bound held at least at that of every smaller raise of the
+    same channel on ``RAISE_STEPS``; and whether the change is established (see the module
+    docstring). Cuts are left as they are.
+
+    Why: the gain grows with the raise in every parameter value the model allows, so "×2 gains
+    at least L" implies "×3 gains at least L". The delta-method bound, symmetric about the
+    estimate, need not follow: off the data its stderr can grow faster than the estimate (R47
+    F3, "×2 at least +126,713, ×3 at least +52,885, ×5 at least 0"). Each smaller raise's bound
+    is the one that raise's own answer gives (gated and cut to its sign), so the envelope
+    claims nothing a user could not have read off a smaller plan; the estimate and the upper
+    bound stay. A cut stays inside the data, where the bounds follow the cut's depth (to ~2 %
+    on the demo world), and "without X" must keep the attribution table's row exactly.
+    """
+    if mult <= 1.0 or interval.estimate == 0.0:  # not a raise, or no effect at the estimate
+        return interval, established
+    lower = interval.lower
+    for m in 1.0 + np.array([x for x in RAISE_STEPS if x < mult - 1.0]):
+        value, g = ev.effect(c, a=a, b=b, multiplier=float(m), until=until)
+        wald = ev.interval(-value, -g, floor=None, df=ev.df(g))
+        gated, kept, _ = _gate(ev, c, name, wald, float(m))
+        if wald.lower > 0.0 and not kept:
+            break  # the test of no effect does not reject: no raise of this channel can claim
+        lower = min(max(lower, _signed(gated, 1.0).lower), interval.estimate)
+    return replace(interval, lower=lower), established or lower > 0.0
 
 
 def _joined(interval: Interval, lower: float, upper: float) -> Interval:
