@@ -3,6 +3,7 @@
 
 from mesh.sdk.client import ChannelClosed, IngestSummary, LiftOS, Records, retry_delay
 from mesh.sdk.failures import InvalidArgument, RpcFailure
+from mesh.sdk.frames import to_frame
 
 __all__ = [
     "ChannelClosed",
@@ -12,4 +13,5 @@ __all__ = [
     "Records",
     "RpcFailure",
     "retry_delay",
+    "to_frame",
 ]
