@@ -536,8 +536,9 @@ class CausalService(causal_grpc.CausalServiceServicer):
         analysis_id = new_analysis_id()
         ctx = convert.ReportContext(analysis_id, q.org_id, agg.record_count,
                                     CODE_VERSION, money.currency,
-                                    requested=(q.start, q.end),
-                                    campaign_names=agg.campaign_names)  # fmt: skip
+                                    requested=(q.start, q.end), campaign_names=agg.campaign_names,
+                                    identification=(q.auto_identification,
+                                                    q.spec.identification, spec.identification))  # fmt: skip
         result = convert.report_to_proto(report, ctx)
         # kept with the analysis: what the window's budgets and macro index did, and any
         # conversion of its money

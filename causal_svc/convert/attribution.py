@@ -82,6 +82,11 @@ _IDENTIFICATIONS = {
     causal_pb.ATTRIBUTION_IDENTIFICATION_GEO: Identification.GEO,
     causal_pb.ATTRIBUTION_IDENTIFICATION_AUTO: Identification.NATIONAL,
 }
+# What a result says was asked for and fitted (the in-process-only ones are not on the wire).
+_IDENTIFICATION_WIRE = {
+    Identification.NATIONAL: causal_pb.ATTRIBUTION_IDENTIFICATION_NATIONAL,
+    Identification.GEO: causal_pb.ATTRIBUTION_IDENTIFICATION_GEO,
+}
 # The default is AUTO: on every simulated world measured it picks NATIONAL (so its figures
 # are NATIONAL's), on independently flighted, unchased geos GEO (docs/performance.md, R4-F11).
 _AUTO = frozenset(
@@ -284,6 +289,9 @@ class ReportContext:
     requested: tuple[dt.date | None, dt.date | None] = (None, None)
     # campaign id → name as memory holds it (AggregateRecords' campaign_names)
     campaign_names: Mapping[str, str] = field(default_factory=dict)
+    # (the request left it to AUTO, the spec it asked for, the spec fitted): kept so a re-run
+    # from the stored result asks the same (s20 R47-F4)
+    identification: tuple[bool, Identification, Identification] | None = None
 
 
 def report_to_proto(r: AttributionReport, ctx: ReportContext) -> causal_pb.AttributionResult:
@@ -315,6 +323,12 @@ def report_to_proto(r: AttributionReport, ctx: ReportContext) -> causal_pb.Attri
         demand_elasticity=r.demand_elasticity,
         holiday_calendar_country=country,
     )
+    if ctx.identification is not None:
+        auto, asked, used = ctx.identification
+        none = causal_pb.ATTRIBUTION_IDENTIFICATION_UNSPECIFIED
+        out.identification_requested = (causal_pb.ATTRIBUTION_IDENTIFICATION_AUTO if auto
+                                         else _IDENTIFICATION_WIRE.get(asked, none))  # fmt: skip
+        out.identification_used = _IDENTIFICATION_WIRE.get(used, none)
     out.date_range.start_date.CopyFrom(_proto_date(r.start))
     out.date_range.end_date.CopyFrom(_proto_date(r.end))
     if r.baseline is not None:

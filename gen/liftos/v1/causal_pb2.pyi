@@ -2129,6 +2129,8 @@ class AttributionResult(_message.Message):
     DAILY_FIELD_NUMBER: _builtins.int
     HOLIDAY_CALENDAR_COUNTRY_FIELD_NUMBER: _builtins.int
     DATA_VERSION_FIELD_NUMBER: _builtins.int
+    IDENTIFICATION_REQUESTED_FIELD_NUMBER: _builtins.int
+    IDENTIFICATION_USED_FIELD_NUMBER: _builtins.int
     analysis_id: _builtins.str
     """Analysis id."""
     record_count: _builtins.int
@@ -2159,6 +2161,14 @@ class AttributionResult(_message.Message):
     data_version read the same data; different ones read different data (restated rows, a
     revised rate or series, a re-recorded lift test). "" for a model that kept no panel (a
     failed fit) and for results stored before this field.
+    """
+    identification_requested: Global___AttributionIdentification.ValueType
+    """The identification the request asked for (AUTO where it left it unset), so that a re-run
+    from the stored result asks the same. UNSPECIFIED for results stored before this field.
+    """
+    identification_used: Global___AttributionIdentification.ValueType
+    """The identification the model was fitted with: NATIONAL or GEO (AUTO's choice, which the
+    identification's reason explains). UNSPECIFIED for results stored before this field.
     """
     @_builtins.property
     def model(self) -> _marketing_data_pb2.AttributionModel:
@@ -2258,10 +2268,12 @@ class AttributionResult(_message.Message):
         daily: Global___DailyDecomposition | None = ...,
         holiday_calendar_country: _builtins.str = ...,
         data_version: _builtins.str = ...,
+        identification_requested: Global___AttributionIdentification.ValueType = ...,
+        identification_used: Global___AttributionIdentification.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["baseline_outcome", b"baseline_outcome", "daily", b"daily", "date_range", b"date_range", "health", b"health", "identification", b"identification", "model", b"model"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_id", b"analysis_id", "baseline_outcome", b"baseline_outcome", "calibration", b"calibration", "campaigns", b"campaigns", "channels", b"channels", "code_version", b"code_version", "confounders", b"confounders", "controls", b"controls", "daily", b"daily", "data_version", b"data_version", "date_range", b"date_range", "day_count", b"day_count", "demand_elasticity", b"demand_elasticity", "geo_count", b"geo_count", "health", b"health", "holiday_calendar_country", b"holiday_calendar_country", "identification", b"identification", "mediators", b"mediators", "model", b"model", "model_version", b"model_version", "outcome", b"outcome", "record_count", b"record_count", "response_curves", b"response_curves", "response_models", b"response_models", "stage_timings", b"stage_timings", "unobserved_confounders", b"unobserved_confounders", "warnings", b"warnings"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_id", b"analysis_id", "baseline_outcome", b"baseline_outcome", "calibration", b"calibration", "campaigns", b"campaigns", "channels", b"channels", "code_version", b"code_version", "confounders", b"confounders", "controls", b"controls", "daily", b"daily", "data_version", b"data_version", "date_range", b"date_range", "day_count", b"day_count", "demand_elasticity", b"demand_elasticity", "geo_count", b"geo_count", "health", b"health", "holiday_calendar_country", b"holiday_calendar_country", "identification", b"identification", "identification_requested", b"identification_requested", "identification_used", b"identification_used", "mediators", b"mediators", "model", b"model", "model_version", b"model_version", "outcome", b"outcome", "record_count", b"record_count", "response_curves", b"response_curves", "response_models", b"response_models", "stage_timings", b"stage_timings", "unobserved_confounders", b"unobserved_confounders", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

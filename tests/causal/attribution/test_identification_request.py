@@ -63,6 +63,19 @@ def geo(stub) -> pb.AttributionResult:
     return _analyze(stub, identification=pb.ATTRIBUTION_IDENTIFICATION_GEO)
 
 
+def test_the_result_keeps_what_was_asked_and_what_was_fitted(stub, national, geo) -> None:
+    """A re-run from the stored result asks what the first asked (s20 R47-F4: a GEO analysis
+    said so only in its reason's words, and a re-run from the stored config got AUTO)."""
+    auto, nat = pb.ATTRIBUTION_IDENTIFICATION_AUTO, pb.ATTRIBUTION_IDENTIFICATION_NATIONAL
+    assert (national.identification_requested, national.identification_used) == (auto, nat)
+    assert (geo.identification_requested, geo.identification_used) == (
+        pb.ATTRIBUTION_IDENTIFICATION_GEO, pb.ATTRIBUTION_IDENTIFICATION_GEO,
+    )  # fmt: skip
+    stored = stub.GetAnalysis(pb.GetAnalysisRequest(org_id=ORG, analysis_id=geo.analysis_id),
+                              timeout=60).analysis.attribution  # fmt: skip
+    assert stored.identification_requested == pb.ATTRIBUTION_IDENTIFICATION_GEO
+
+
 def _budget_check(r: pb.AttributionResult) -> pb.HealthCheck:
     return next(c for c in r.health.checks if c.name == "budget_response")
 

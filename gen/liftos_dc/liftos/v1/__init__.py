@@ -3624,6 +3624,22 @@ class AttributionResult(betterproto2.Message):
     failed fit) and for results stored before this field.
     """
 
+    identification_requested: "AttributionIdentification" = betterproto2.field(
+        28, betterproto2.TYPE_ENUM, default_factory=lambda: AttributionIdentification(0)
+    )
+    """
+    The identification the request asked for (AUTO where it left it unset), so that a re-run
+    from the stored result asks the same. UNSPECIFIED for results stored before this field.
+    """
+
+    identification_used: "AttributionIdentification" = betterproto2.field(
+        29, betterproto2.TYPE_ENUM, default_factory=lambda: AttributionIdentification(0)
+    )
+    """
+    The identification the model was fitted with: NATIONAL or GEO (AUTO's choice, which the
+    identification's reason explains). UNSPECIFIED for results stored before this field.
+    """
+
 
 default_message_pool.register_message("liftos.v1", "AttributionResult", AttributionResult)
 
