@@ -1,16 +1,25 @@
 """pandas DataFrame ↔ ``liftos.v1.Table`` (named, typed, packed columns).
 
 Numbers travel as packed doubles/int64s, strings as strings, datetimes as UTC microseconds,
-with missing values either NaN (doubles) or listed in ``null_rows``.
+with missing values either NaN (doubles) or listed in ``null_rows``. An object column of
+numbers (``decimal.Decimal``: what ``pd.read_sql`` gives for NUMERIC) travels as doubles, and
+one of dates or datetimes (SQL DATE: ``datetime.date``) as timestamps, as ingest reads them;
+they went as their text, which the estimators refused as "got string" (R45-F2).
 """
 
 from __future__ import annotations
+
+import datetime as dt
+import decimal
+import numbers
 
 import numpy as np
 import pandas as pd
 from liftos.v1 import table_pb2 as table_pb
 
 from mesh.runtime.exceptions import InvalidInput
+
+INT64_MAX = int(np.iinfo(np.int64).max)
 
 
 def frame_to_table(frame: pd.DataFrame) -> table_pb.Table:
@@ -26,28 +35,61 @@ def frame_to_table(frame: pd.DataFrame) -> table_pb.Table:
         if pd.api.types.is_bool_dtype(series) and not missing.any():
             column.bools.values.extend(series.to_numpy(dtype=bool).tolist())
         elif pd.api.types.is_integer_dtype(series) and not missing.any():
+            if pd.api.types.is_unsigned_integer_dtype(series) and len(series):
+                _fits_int64(series, str(name))
             column.int64s.values.extend(series.to_numpy(dtype=np.int64).tolist())
         elif pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
             column.doubles.values.extend(series.to_numpy(dtype=float, na_value=np.nan).tolist())
         elif pd.api.types.is_datetime64_any_dtype(series):
-            values = (
-                series.dt.tz_localize("UTC")
-                if series.dt.tz is None
-                else series.dt.tz_convert("UTC")
+            _put_times(column, series, missing)
+        elif (kind := _object_kind(series[~missing])) == "number":
+            column.doubles.values.extend(
+                [np.nan if m else float(v) for v, m in zip(series, missing, strict=True)]
             )
-            micros = (
-                values.astype("datetime64[us, UTC]")
-                .to_numpy(dtype="datetime64[us]")
-                .astype(np.int64)
-            )
-            column.timestamps_micros.values.extend(np.where(missing, 0, micros).tolist())
-            column.null_rows.extend(np.flatnonzero(missing).tolist())
+        elif kind == "time":
+            _put_times(column, pd.to_datetime(series, utc=True), missing)
         else:
             column.strings.values.extend(
                 ["" if m else str(v) for v, m in zip(series, missing, strict=True)]
             )
             column.null_rows.extend(np.flatnonzero(missing).tolist())
     return table
+
+
+def _put_times(column: table_pb.Column, series: pd.Series, missing: np.ndarray) -> None:
+    """A datetime column as UTC microseconds; a naive time is taken as UTC."""
+    values = series.dt.tz_localize("UTC") if series.dt.tz is None else series.dt.tz_convert("UTC")
+    micros = values.astype("datetime64[us, UTC]").to_numpy(dtype="datetime64[us]").astype(np.int64)
+    column.timestamps_micros.values.extend(np.where(missing, 0, micros).tolist())
+    column.null_rows.extend(np.flatnonzero(missing).tolist())
+
+
+def _object_kind(present: pd.Series) -> str | None:
+    """ "number" when every present value of an object column is a number (Decimal, int,
+    float, numpy scalars; not bool), "time" when every one is a date or datetime, else None
+    (sent as text)."""
+    if not len(present) or present.dtype != object:
+        return None
+    values = present.tolist()
+    if all(
+        isinstance(v, numbers.Real | decimal.Decimal) and not isinstance(v, bool) for v in values
+    ):
+        return "number"
+    if all(isinstance(v, dt.date) for v in values):
+        return "time"
+    return None
+
+
+def _fits_int64(series: pd.Series, name: str) -> None:
+    """Refuse an unsigned column with a value past int64 (a cast would wrap it negative)."""
+    top = int(series.max())
+    if top > INT64_MAX:
+        raise InvalidInput(
+            f"column {name!r} holds {top}, above the largest integer a table carries "
+            f"(2**63 - 1): convert it with astype(float) (approximate) or astype(str) if it "
+            "is an id",
+            field=f"table.columns[{name!r}]",
+        )
 
 
 def table_to_frame(table: table_pb.Table, field: str = "table") -> pd.DataFrame:

@@ -14,6 +14,7 @@ from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 
+from mesh.runtime.exceptions import InvalidInput
 from mesh.runtime.protoconv import set_date_range
 from mesh.sdk._base import (
     ClientBase,
@@ -157,7 +158,10 @@ class CausalCalls(ClientBase):
         else:
             from mesh.runtime.tables import frame_to_table
 
-            request.table.CopyFrom(frame_to_table(data))
+            try:
+                request.table.CopyFrom(frame_to_table(data))
+            except InvalidInput as exc:  # a column a table cannot carry as it is
+                raise InvalidArgument(exc.message, field="data") from None
         # keep: the registry records only if the experiment has no result when it writes
         request.keep_recorded_result = keep_recorded_result
         reply = _call(lambda: self._causal.EstimateEffect(request))
