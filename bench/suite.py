@@ -120,6 +120,13 @@ BENCHES: tuple[Bench, ...] = (
         900,
     ),
     Bench(
+        "surfacing_test_value",
+        "Recommend's value of testing each channel against the simulator's oracle, and its cost",
+        ("--seeds", "10"),
+        ("--seeds", "2", "--scenario", "misallocated"),
+        900,
+    ),
+    Bench(
         "confounder_detection",
         "confounder detection recall/precision and temporal consistency vs the simulator's truth",
         ("--seeds", "1", "2", "3"),
