@@ -10,8 +10,8 @@ Two stages, so the servicer can fetch what the second needs in between:
 :func:`finish`
     campaign-id repair → identity (natural key, id, version, raw hash) → dedupe against the
     stream's history and within the batch (duplicates, stale and superseded versions,
-    restatements) → arrival order (out of order, late) → lags → calendar → external
-    factors → confounders → treatment assignment → quality → the record columns of
+    restatements) → arrival (out of order, late: against earlier pulls) → lags → calendar →
+    external factors → confounders → treatment assignment → quality → the record columns of
     ``mesh.runtime.frames`` (the features: ``ingestion_svc.record_columns``).
 
 Versions: a row's version is ``pulled_at`` (µs) + the batch's ``row_offset`` + its row
@@ -42,7 +42,6 @@ from ingestion_svc.record_columns import epoch_us, record_columns
 from ingestion_svc.rejection_list import quoted
 from ingestion_svc.row_identity import (
     Classified,
-    arrival,
     classify,
     identify,
     resolve_campaign_ids,
@@ -361,17 +360,15 @@ def finish(
     ]
     stored_versions = known.version
     valid = len(frame)
-    order_oo, late_days = arrival(codes, days, history, settings.allowed_delay_days)
-    new_key = stored_versions < 0
-    frame["out_of_order"] = order_oo & new_key & ~cls.restated
-    frame["late_days"] = np.where(new_key & ~cls.restated, late_days, 0)
-    # The quality score's order and lateness are against earlier pulls: one pull's lines
-    # were taken together, so their order in the export says nothing about the record.
+    # Order and lateness are against earlier pulls, never the export's line order or how it was
+    # cut into batches: one pull's lines were taken together, so a line placed after later
+    # days was not delivered late (R47-F2: a shuffled export stored "lateDays 87"). A day an
+    # earlier pull had already moved past is.
     earlier = history.series_max_day_before(codes, epoch_us(batch.pulled_at)).astype(np.float64)
     behind = np.where(earlier < -(1 << 39), -np.inf, earlier) - days
-    fresh = new_key & ~cls.restated
-    frame["pull_out_of_order"] = fresh & (behind > 0)
-    frame["pull_late_days"] = np.where(
+    fresh = (stored_versions < 0) & ~cls.restated
+    frame["out_of_order"] = fresh & (behind > 0)
+    frame["late_days"] = np.where(
         fresh, np.maximum(behind - settings.allowed_delay_days, 0).astype(np.int64), 0
     )
     frame["replaced_version"] = cls.replaced_version

@@ -74,8 +74,8 @@ def record_columns(
     no = np.zeros(n, dtype=bool)
     components = {
         "temporal_consistency": quality.temporal_consistency(
-            c["pull_out_of_order"].astype(bool),
-            c["pull_late_days"].astype(np.float64),
+            c["out_of_order"].astype(bool),
+            c["late_days"].astype(np.float64),
             c["tz_mismatch"].astype(bool),
             c["tz_ambiguous"].astype(bool),
         ),

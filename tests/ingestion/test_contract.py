@@ -96,7 +96,8 @@ def test_every_dirty_kind_is_handled_as_the_truth_says(landed) -> None:  # type:
                 # the UTC instant of a local midnight converts exactly: the day is certain
                 assert record["quality_temporal_consistency"] == 1.0, where
             if kind in ("out_of_order", "late"):  # out of place in one pull, not late
-                assert record["meta_out_of_order"], where
+                assert not record["meta_out_of_order"], where
+                assert record["meta_late_days"] == 0, where
                 assert record["quality_temporal_consistency"] == 1.0, where
     assert seen_kinds == {
         "duplicate", "superseded", "restated", "out_of_order", "late", "missing_id",
@@ -141,41 +142,15 @@ def test_stored_records_equal_the_clean_panel(landed, world: sim.SimResult) -> N
     assert orders["conversions"].sum() == world.outcomes["orders"].sum()
 
 
-def test_arrival_flags_match_the_export_order(landed, world: sim.SimResult) -> None:  # type: ignore[no-untyped-def]
-    """Out of order: the series had a later day on an earlier accepted line (restatements
-    excepted), computed here from the simulator's own keys of every line."""
+def test_arrival_flags_ignore_the_export_order(landed) -> None:  # type: ignore[no-untyped-def]
+    """One pull: no record is out of order or late, whatever its line's place in the export
+    (the simulator moves lines within it); order and lateness are against earlier pulls."""
     result, _, truth = landed
-    pulled = _pulled_us(result)
-    records = result.records.set_index("natural_key")
-    entries = {(e["source"], e["index"]): e for e in truth["dirty_rows"]}
-    checked = flagged = 0
-    for source in PLATFORMS:
-        export = world.raw[source]
-        rejected = _rejections(result, source)
-        latest: dict[str, str] = {}
-        expect: dict[int, bool] = {}
-        for k in range(len(export)):
-            base = export.base_of(k)
-            key = export.row_key(base) if base is not None else entries[(source, k)]["row_key"]
-            series, day = key.rsplit("|", 1)
-            if k in rejected:
-                continue
-            kind = entries.get((source, k), {}).get("kind")
-            expect[k] = kind != "restated" and latest.get(series, "") > day
-            latest[series] = max(latest.get(series, ""), day)
-        stored = records[records["data_source"] == source]
-        lines = (stored["version"] - pulled).to_numpy()
-        got = stored["meta_out_of_order"].to_numpy()
-        want = np.array([expect[int(k)] for k in lines])
-        np.testing.assert_array_equal(got, want, err_msg=source)
-        checked += len(lines)
-        flagged += int(want.sum())
-    moved = sum(
-        e["kind"] in ("out_of_order", "late")
-        for e in truth["dirty_rows"]
-        if e["source"] != "klaviyo"
-    )
-    assert flagged >= moved and checked > 28_000
+    records = result.records
+    stored = records[records["data_source"].isin(PLATFORMS)]
+    assert len(stored) > 28_000
+    assert not stored["meta_out_of_order"].any() and (stored["meta_late_days"] == 0).all()
+    assert any(e["kind"] in ("out_of_order", "late") for e in truth["dirty_rows"])
 
 
 def test_experiment_assignment_follows_the_registry(landed) -> None:  # type: ignore[no-untyped-def]

@@ -120,17 +120,19 @@ def test_arrival_order_out_of_order_and_late(world: sim.SimResult) -> None:
     h = StreamHistory()
     days = ["2024-09-10", "2024-09-11", "2024-09-14", "2024-09-12", "2024-09-15", "2024-09-05"]
     r = _run("tiktok", [_tiktok(world, d, 10.0) for d in days], acct, h)
-    rec = r.records.set_index(r.records["local_date"].dt.strftime("%m-%d"))
-    assert rec["meta_out_of_order"].to_dict() == {
-        "09-10": False, "09-11": False, "09-14": False, "09-12": True, "09-15": False,
-        "09-05": True,
-    }  # fmt: skip
-    # Late: days the series had moved past the row, beyond the one-day reporting delay.
-    assert rec.loc["09-12", "meta_late_days"] == 1 and rec.loc["09-05", "meta_late_days"] == 9
-    assert (r.out_of_order, r.late) == (2, 2)
-    # The next batch knows the series reached 09-15 from the history.
-    r2 = _run("tiktok", [_tiktok(world, "2024-09-13", 1.0)], acct, h, row_offset=10)
+    # One pull's lines were delivered together: their order in the export says nothing.
+    assert not r.records["meta_out_of_order"].any() and (r.records["meta_late_days"] == 0).all()
+    assert (r.out_of_order, r.late) == (0, 0)
+    # A later pull's row behind the series (which an earlier pull took to 09-15) is: out of
+    # order, and late by the days beyond the one-day reporting delay.
+    later = PULLED + dt.timedelta(hours=1)
+    r2 = _run("tiktok", [_tiktok(world, "2024-09-13", 1.0)], acct, h, pulled_at=later)
     assert r2.records.iloc[0]["meta_out_of_order"] and r2.records.iloc[0]["meta_late_days"] == 1
+    assert (r2.out_of_order, r2.late) == (1, 1)
+    r3 = _run("tiktok", [_tiktok(world, "2024-09-05", 1.0)], acct, h, pulled_at=later)
+    assert r3.records.iloc[0]["meta_late_days"] == 0  # a restatement is not late: it replaced
+    r4 = _run("tiktok", [_tiktok(world, "2024-09-01", 1.0)], acct, h, pulled_at=later)
+    assert r4.records.iloc[0]["meta_late_days"] == 13
 
 
 def test_future_dates_are_measured_from_the_pull(world: sim.SimResult) -> None:
@@ -267,18 +269,23 @@ def test_experiment_assignment_on_records(world: sim.SimResult) -> None:
 
 def test_settings_move_the_temporal_tolerances(world: sim.SimResult) -> None:
     acct = account_of(world, "tiktok")
-    days = ["2024-09-10", "2024-09-14", "2024-09-11"]
     loose = Settings(allowed_delay_days=5)
-    lines = [dumps(_tiktok(world, d, 1.0)) for d in days]
-    result = finish(
-        prepare(raw_batch("tiktok", lines, acct), loose),
-        StreamHistory(),
-        [],
-        FactorTable.empty(),
-        NOW,
-        loose,
-    )
-    assert result.out_of_order == 1 and result.late == 0
+    history = StreamHistory()
+    results = []
+    # the second pull's 09-11 is 3 days behind the first's 09-14: out of order, not late
+    for days, pulled in ((["2024-09-10", "2024-09-14"], PULLED), (["2024-09-11"], NOW)):
+        lines = [dumps(_tiktok(world, d, 1.0)) for d in days]
+        result = finish(
+            prepare(raw_batch("tiktok", lines, acct, pulled_at=pulled), loose),
+            history,
+            [],
+            FactorTable.empty(),
+            NOW,
+            loose,
+        )
+        history.add(result.history_rows)
+        results.append(result)
+    assert results[1].out_of_order == 1 and results[1].late == 0
 
 
 def test_history_plan_scans_the_account_forward_and_late_series_alone() -> None:

@@ -132,10 +132,8 @@ def test_lines_of_one_pull_are_consistent_in_any_order(world: sim.SimResult) -> 
     # The same pull's next batch: a line far behind its series is still not late.
     second = _ingest(world, [f"{d} 00:00:00" for d in days[3:]], h, batch_id="b", row_offset=3)
     rec = pd.concat([first, second])
-    assert rec["meta_out_of_order"].to_dict() == {
-        "09-10": False, "09-14": False, "09-11": True, "09-15": False, "09-02": True,
-    }  # fmt: skip
-    assert rec.loc["09-02", "meta_late_days"] == 12  # the export's order, as delivered
+    # neither the export's line order nor its cut into batches makes a line late (R47-F2)
+    assert not rec["meta_out_of_order"].any() and (rec["meta_late_days"] == 0).all()
     assert (rec["quality_temporal_consistency"] == 1.0).all()
 
 
