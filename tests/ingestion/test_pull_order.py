@@ -8,7 +8,9 @@ the cut into batches: an xfail (strict) says so until they are."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,7 +20,8 @@ import sim
 from ingestion_svc.external_factors import FactorTable
 from ingestion_svc.history import StreamHistory
 from ingestion_svc.pipeline import finish, prepare
-from tests.ingestion.conftest import PULLED, account_of, dumps, raw_batch
+from mesh import cli
+from tests.ingestion.conftest import PULLED, account_of, dumps, raw_batch, stored_records
 
 ARRIVAL = ["meta_out_of_order", "meta_late_days", "quality_temporal_consistency"]
 BATCH = 400
@@ -118,3 +121,49 @@ def test_one_pull_stores_the_same_lag_features_in_any_order(
         np.testing.assert_array_equal(
             other[column].to_numpy(), base[column].to_numpy(), err_msg=column
         )
+
+
+def _cli_ingest(org: str, accounts: Path, path: Path) -> None:
+    code = cli.main(["ingest", "--org", org, "--source", "tiktok", "--accounts", str(accounts),
+                     "--country", "US", "--pulled-at", PULLED.isoformat(), "--batch-size", "300",
+                     "--quiet", str(path)])  # fmt: skip
+    assert code == 0
+
+
+def test_real_servers_store_one_pull_alike_in_any_order_or_split(
+    mesh: dict[str, str],
+    world: sim.SimResult,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The CLI → ingestion → memory (SQLite) path: the export sorted, shuffled, and cut into
+    three calls of the same pull store the same arrival flags."""
+    monkeypatch.setenv("LIFTOS_INGESTION_ADDR", mesh["ingestion"])
+    lines = _lines(world)[:1500]
+    rng = random.Random(11)
+    shuffled = lines[:]
+    rng.shuffle(shuffled)
+    tiktok = next(a for a in world.accounts if a["source"] == "tiktok")
+    got: dict[str, dict[str, tuple[bool, int, float]]] = {}
+    for org, files in (
+        ("sorted", [lines]),
+        ("shuffled", [shuffled]),
+        ("split", [shuffled[k::3] for k in range(3)]),
+    ):
+        accounts = tmp_path / f"{org}_accounts.json"
+        accounts.write_text(json.dumps([{**tiktok, "org_id": org}]))
+        for k, part in enumerate(files):
+            path = tmp_path / f"{org}_{k}.ndjson"
+            path.write_text("".join(x + "\n" for x in part))
+            _cli_ingest(org, accounts, path)
+        got[org] = {
+            r.natural_key: (
+                r.causal_metadata.out_of_order,
+                r.causal_metadata.late_days,
+                r.causal_metadata.quality.temporal_consistency,
+            )
+            for r in stored_records(mesh["memory"], org)
+        }
+    assert len(got["sorted"]) == 1500
+    assert got["shuffled"] == got["sorted"] and got["split"] == got["sorted"]
+    assert not any(v[0] or v[1] for v in got["sorted"].values())
