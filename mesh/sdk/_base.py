@@ -49,14 +49,37 @@ def backoff(exc: grpc.RpcError, attempt: int, retries: int = OVERLOAD_RETRIES) -
     time.sleep(delay)
 
 
-def _call(fn: Callable[[], T], retries: int = OVERLOAD_RETRIES) -> T:
+def _call(fn: Callable[[], T], retries: int = OVERLOAD_RETRIES, deadline: float | None = None) -> T:
+    """``fn()`` (one unary call), tried again on overload; ``deadline``: the client's default
+    deadline the call runs under, named when it is what ran out."""
     attempt = 0
     while True:
+        started = time.monotonic()
         try:
             return fn()
         except grpc.RpcError as exc:
+            if deadline is not None and _ran_out(exc, deadline, time.monotonic() - started):
+                raise client_deadline_failure(exc, deadline) from None
             backoff(exc, attempt, retries)
             attempt += 1
+
+
+def _ran_out(exc: grpc.RpcError, deadline: float, took: float) -> bool:
+    """This client's deadline passed (not a peer's inside the server, which fails sooner)."""
+    expired = isinstance(exc, grpc.Call) and exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    return expired and took >= deadline * 0.99
+
+
+def client_deadline_failure(exc: grpc.RpcError, deadline: float) -> RpcFailure:
+    """DEADLINE_EXCEEDED with a note naming the client's deadline and how to allow longer (it
+    said only "Deadline Exceeded": R45-F4). A note (shown under the traceback, in a notebook
+    too), not the message: the CLI prints the message and adds its own --timeout hint."""
+    failure = RpcFailure.from_rpc_error(exc)
+    failure.add_note(
+        f"the call did not finish within this client's {deadline:g} s deadline; to allow "
+        "longer, make the client with LiftOS(timeout=SECONDS), or timeout=0 for none"
+    )
+    return failure
 
 
 def _date_pb(value: dt.date) -> common_pb.Date:
@@ -71,6 +94,7 @@ class ClientBase:
     """What every service's calls share: the default org and the stubs (set by LiftOS)."""
 
     org_id: str
+    _timeout: float | None  # the unary calls' deadline (None: none)
     _ingestion: ingestion_grpc.IngestionServiceStub
     _ingestion_dc: dc.IngestionServiceStub
     _causal: causal_grpc.CausalServiceStub
@@ -81,6 +105,10 @@ class ClientBase:
 
     def _org(self, org_id: str | None) -> str:
         return org_id if org_id is not None else self.org_id
+
+    def _unary(self, fn: Callable[[], T], retries: int = OVERLOAD_RETRIES) -> T:
+        """:func:`_call` under this client's deadline."""
+        return _call(fn, retries, self._timeout)
 
 
 def as_date(value: object, field: str) -> dt.date | None:

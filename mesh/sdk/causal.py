@@ -18,7 +18,6 @@ from mesh.runtime.exceptions import InvalidInput
 from mesh.runtime.protoconv import set_date_range
 from mesh.sdk._base import (
     ClientBase,
-    _call,
     as_date,
     as_whole,
     backoff,
@@ -164,12 +163,12 @@ class CausalCalls(ClientBase):
                 raise InvalidArgument(exc.message, field="data") from None
         # keep: the registry records only if the experiment has no result when it writes
         request.keep_recorded_result = keep_recorded_result
-        reply = _call(lambda: self._causal.EstimateEffect(request))
+        reply = self._unary(lambda: self._causal.EstimateEffect(request))
         return dc.EstimateEffectResponse.parse(reply.SerializeToString())
 
     def get_analysis(self, analysis_id: str, *, org_id: str | None = None) -> dc.Analysis:
         request = dc.GetAnalysisRequest(org_id=self._org(org_id), analysis_id=analysis_id)
-        return _call(lambda: self._causal_dc.get_analysis(request)).analysis  # type: ignore[return-value]
+        return self._unary(lambda: self._causal_dc.get_analysis(request)).analysis  # type: ignore[return-value]
 
     def list_analyses(
         self, *, kind: str = "", org_id: str | None = None, page_size: int = 0
@@ -189,7 +188,7 @@ class CausalCalls(ClientBase):
                 page_size=page_size,
                 page_token=token,
             )
-            reply = _call(lambda r=request: self._causal_dc.list_analyses(r))  # type: ignore[misc]
+            reply = self._unary(lambda r=request: self._causal_dc.list_analyses(r))  # type: ignore[misc]
             yield from reply.analyses
             token = reply.next_page_token
             if not token:
@@ -226,7 +225,7 @@ class CausalCalls(ClientBase):
             ] or [causal_pb.DeleteAnalysesRequest(org_id=org, dry_run=dry_run)]  # refused
         out = dc.DeleteAnalysesResponse()
         for request in calls:
-            reply = _call(lambda r=request: self._causal.DeleteAnalyses(r))  # type: ignore[misc]
+            reply = self._unary(lambda r=request: self._causal.DeleteAnalyses(r))  # type: ignore[misc]
             out.deleted_ids += list(reply.deleted_ids)
             out.not_found += list(reply.not_found)
         return out
@@ -346,7 +345,7 @@ class CausalCalls(ClientBase):
             if end is not None:
                 request.reference_period.end_date.CopyFrom(
                     common_pb.Date(year=end.year, month=end.month, day=end.day))  # fmt: skip
-        reply = _call(lambda: self._causal.Counterfactual(request))
+        reply = self._unary(lambda: self._causal.Counterfactual(request))
         return dc.CounterfactualResponse.parse(reply.SerializeToString())
 
 

@@ -21,13 +21,22 @@ from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
 
 from mesh.runtime.channels import ChannelClosed, sync_channel
 from mesh.runtime.config import SERVICES, PeerConfig
-from mesh.sdk._base import retry_delay
+from mesh.sdk._base import as_number, retry_delay
 from mesh.sdk.causal import CausalCalls, Records
 from mesh.sdk.failures import RpcFailure
 from mesh.sdk.ingestion import IngestionCalls, IngestSummary
 from mesh.sdk.llm import LlmCalls
 from mesh.sdk.memory import MemoryCalls
 from mesh.sdk.surfacing import SurfacingCalls
+
+
+def _seconds(timeout: object) -> float | None:
+    """``LiftOS(timeout=)`` as a deadline: a positive number of seconds, else None (none)."""
+    if timeout is None:
+        return None
+    value = as_number(timeout, "timeout")
+    return value if value > 0 else None
+
 
 # What a call on a closed client says (a notebook's `with LiftOS(...) as lo:` cell ends, and a
 # later cell calls lo: R45-F7).
@@ -53,7 +62,7 @@ class LiftOS(IngestionCalls, CausalCalls, SurfacingCalls, LlmCalls, MemoryCalls)
         peers: PeerConfig | None = None,
         *,
         org_id: str = "",
-        timeout: float = 60.0,
+        timeout: float | None = 60.0,
         api_key: str | None = None,
         tls_ca: str | None = None,
         tls_client_cert: str | None = None,
@@ -61,15 +70,19 @@ class LiftOS(IngestionCalls, CausalCalls, SurfacingCalls, LlmCalls, MemoryCalls)
     ) -> None:
         """``org_id`` defaults to ``LIFTOS_ORG``; ``api_key`` to ``LIFTOS_API_KEY``; ``tls_ca`` (a PEM file) to
         ``LIFTOS_TLS_CA``; ``tls_client_cert``/``tls_client_key`` (presented to servers that
-        require client certificates) to ``LIFTOS_TLS_CLIENT_CERT``/``LIFTOS_TLS_CLIENT_KEY``."""
+        require client certificates) to ``LIFTOS_TLS_CLIENT_CERT``/``LIFTOS_TLS_CLIENT_KEY``.
+        ``timeout``: the seconds each unary call may take (0 or None: no deadline, as
+        ``analyze(timeout=0)``); the analyses' streams have their own ``timeout=``."""
         self.peers = peers or PeerConfig.from_env()
         self.org_id = org_id or os.environ.get("LIFTOS_ORG", "")  # as the CLI reads it
+        # 0 was an already-passed deadline: every unary call failed at once (R45-F4)
+        self._timeout = _seconds(timeout)
         self._channels = {
             s: sync_channel(
                 getattr(self.peers, s),
                 api_key=api_key,
                 ca=tls_ca,
-                timeout=timeout,
+                timeout=self._timeout,
                 cert=tls_client_cert,
                 key=tls_client_key,
                 closed_message=CLOSED,

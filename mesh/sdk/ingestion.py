@@ -23,7 +23,6 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 from mesh.sdk import generic_rows
 from mesh.sdk._base import (
     ClientBase,
-    _call,
     _date,
     as_date,
     as_number,
@@ -55,13 +54,13 @@ class IngestionCalls(ClientBase):
         if not experiment.org_id:
             experiment.org_id = self.org_id
         request = dc.CreateExperimentRequest(experiment=experiment, allow_overlap=allow_overlap)
-        return _call(lambda: self._ingestion_dc.create_experiment(request)).experiment  # type: ignore[return-value]
+        return self._unary(lambda: self._ingestion_dc.create_experiment(request)).experiment  # type: ignore[return-value]
 
     def get_experiment(
         self, experiment_id: str, *, org_id: str | None = None
     ) -> dc.CausalExperiment:
         request = dc.GetExperimentRequest(org_id=self._org(org_id), experiment_id=experiment_id)
-        return _call(lambda: self._ingestion_dc.get_experiment(request)).experiment  # type: ignore[return-value]
+        return self._unary(lambda: self._ingestion_dc.get_experiment(request)).experiment  # type: ignore[return-value]
 
     def record_experiment_result(
         self, experiment_id: str, result: dc.ExperimentResult, *, org_id: str | None = None
@@ -73,7 +72,7 @@ class IngestionCalls(ClientBase):
         request = dc.RecordExperimentResultRequest(
             org_id=self._org(org_id), experiment_id=experiment_id, result=result
         )
-        return _call(lambda: self._ingestion_dc.record_experiment_result(request)).experiment  # type: ignore[return-value]
+        return self._unary(lambda: self._ingestion_dc.record_experiment_result(request)).experiment  # type: ignore[return-value]
 
     def list_experiments(
         self,
@@ -93,7 +92,7 @@ class IngestionCalls(ClientBase):
                 page_token=token,
                 active_on=_date(day) if day else None,
             )
-            reply = _call(lambda r=request: self._ingestion_dc.list_experiments(r))  # type: ignore[misc]
+            reply = self._unary(lambda r=request: self._ingestion_dc.list_experiments(r))  # type: ignore[misc]
             yield from reply.experiments
             token = reply.next_page_token
             if not token:
@@ -115,7 +114,7 @@ class IngestionCalls(ClientBase):
             end_date=common_pb.Date(year=end.year, month=end.month, day=end.day),
             subdivision=subdivision,
         )
-        reply = _call(lambda: self._ingestion.GetCalendar(request))
+        reply = self._unary(lambda: self._ingestion.GetCalendar(request))
         return pd.DataFrame(
             {
                 "date": [dt.date(d.date.year, d.date.month, d.date.day) for d in reply.days],
@@ -338,7 +337,7 @@ class IngestionCalls(ClientBase):
                 ],
             ),
         )
-        return _call(lambda: self._ingestion.RegisterExternalFactor(request)).value_count
+        return self._unary(lambda: self._ingestion.RegisterExternalFactor(request)).value_count
 
     def list_external_factors(
         self, *, include_values: bool = False, org_id: str | None = None
@@ -349,7 +348,7 @@ class IngestionCalls(ClientBase):
             org_id=self._org(org_id), include_values=include_values
         )
         while True:
-            reply = _call(lambda: self._ingestion.ListExternalFactors(request))
+            reply = self._unary(lambda: self._ingestion.ListExternalFactors(request))
             out.extend(reply.series)
             if not reply.next_page_token:
                 return out
@@ -373,7 +372,7 @@ class IngestionCalls(ClientBase):
             request = ingestion_pb.DeleteExperimentsRequest(
                 org_id=org, experiment_ids=part, all=all_experiments, dry_run=dry_run
             )
-            reply.MergeFrom(_call(lambda r=request: self._ingestion.DeleteExperiments(r)))  # type: ignore[misc]
+            reply.MergeFrom(self._unary(lambda r=request: self._ingestion.DeleteExperiments(r)))  # type: ignore[misc]
         return reply
 
     def delete_external_factors(
@@ -393,7 +392,7 @@ class IngestionCalls(ClientBase):
             request = ingestion_pb.DeleteExternalFactorsRequest(
                 org_id=org, names=part, all=all_factors, dry_run=dry_run
             )
-            part_reply = _call(lambda r=request: self._ingestion.DeleteExternalFactors(r))  # type: ignore[misc]
+            part_reply = self._unary(lambda r=request: self._ingestion.DeleteExternalFactors(r))  # type: ignore[misc]
             reply.deleted_names.extend(part_reply.deleted_names)
             reply.not_found.extend(part_reply.not_found)
             reply.series_count += part_reply.series_count

@@ -8,7 +8,7 @@ import grpc
 import liftos_dc.liftos.v1 as dc
 from liftos.v1 import llm_pb2 as llm_pb
 
-from mesh.sdk._base import ClientBase, _call, choice
+from mesh.sdk._base import ClientBase, choice
 from mesh.sdk.failures import RpcFailure
 
 
@@ -30,7 +30,7 @@ class LlmCalls(ClientBase):
             org_id=self._org(org_id), analysis_ids=list(analysis_ids), question=question,
             audience=_audience(audience),
         )  # fmt: skip
-        reply = _call(lambda: self._llm.BuildContext(request))
+        reply = self._unary(lambda: self._llm.BuildContext(request))
         return dc.BuildContextResponse.parse(reply.SerializeToString())
 
     def explain(
@@ -78,7 +78,7 @@ class LlmCalls(ClientBase):
         request = llm_pb.CheckClaimsRequest(
             org_id=self._org(org_id), text=text, analysis_ids=list(analysis_ids)
         )
-        reply = _call(lambda: self._llm.CheckClaims(request))
+        reply = self._unary(lambda: self._llm.CheckClaims(request))
         return list(dc.CheckClaimsResponse.parse(reply.SerializeToString()).claims)
 
 

@@ -10,7 +10,7 @@ from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import memory_pb2 as memory_pb
 
-from mesh.sdk._base import ClientBase, _call, _date_pb, as_date, choice
+from mesh.sdk._base import ClientBase, _date_pb, as_date, choice
 from mesh.sdk.failures import RpcFailure
 
 
@@ -52,7 +52,7 @@ class MemoryCalls(ClientBase):
         token = ""
         while True:
             request = memory_pb.ListAccountsRequest(org_id=self._org(org_id), page_token=token)
-            reply = _call(lambda: self._memory.ListAccounts(request))  # noqa: B023
+            reply = self._unary(lambda: self._memory.ListAccounts(request))  # noqa: B023
             out.extend(dc.ListAccountsResponse.parse(reply.SerializeToString()).accounts)
             token = reply.next_page_token
             if not token:
@@ -91,7 +91,7 @@ class MemoryCalls(ClientBase):
         if last is not None:
             request.date_range.end_date.CopyFrom(_date_pb(last))
         try:
-            reply = _call(lambda: self._memory.DeleteRecords(request))
+            reply = self._unary(lambda: self._memory.DeleteRecords(request))
         except RpcFailure as failure:
             if dry_run or failure.reason != "ORG_NOT_FOUND":
                 raise
@@ -113,7 +113,7 @@ class MemoryCalls(ClientBase):
         :class:`LedgerNotForgotten`, carrying the reply."""
         forget = ingestion_pb.ForgetBatchesRequest(org_id=org)
         try:
-            _call(lambda: self._ingestion.ForgetBatches(forget))
+            self._unary(lambda: self._ingestion.ForgetBatches(forget))
         except RpcFailure as failure:
             raise LedgerNotForgotten(
                 failure.code, failure.message, failure.reason, failure.field_violations,

@@ -12,7 +12,6 @@ from liftos.v1 import surfacing_pb2 as surfacing_pb
 
 from mesh.sdk._base import (
     ClientBase,
-    _call,
     _date_pb,
     as_number,
     as_whole,
@@ -89,7 +88,7 @@ class SurfacingCalls(ClientBase):
             request.max_change = max_change
         if risk_aversion is not None:
             request.risk_aversion = risk_aversion
-        reply = _call(lambda: self._surfacing.OptimizeBudget(request))
+        reply = self._unary(lambda: self._surfacing.OptimizeBudget(request))
         return dc.OptimizeBudgetResponse.parse(reply.SerializeToString())
 
     def predict(
@@ -123,7 +122,7 @@ class SurfacingCalls(ClientBase):
             alpha=alpha,
             plan=plan, country_code=country, fan_levels=list(fan_levels),
         )  # fmt: skip
-        reply = _call(lambda: self._surfacing.PredictPerformance(request))
+        reply = self._unary(lambda: self._surfacing.PredictPerformance(request))
         return dc.PredictPerformanceResponse.parse(reply.SerializeToString())
 
     def design_experiment(
@@ -187,7 +186,7 @@ class SurfacingCalls(ClientBase):
             request.history.end_date.CopyFrom(_date_pb(required_date(last, "history[1]")))
         if start is not None:
             request.start_date.CopyFrom(_date_pb(required_date(start, "start")))
-        reply = _call(lambda: self._surfacing.DesignExperiment(request))
+        reply = self._unary(lambda: self._surfacing.DesignExperiment(request))
         return dc.DesignExperimentResponse.parse(reply.SerializeToString())
 
     def recommend(
@@ -212,7 +211,7 @@ class SurfacingCalls(ClientBase):
         )  # fmt: skip
         if risk_aversion is not None:
             request.risk_aversion = risk_aversion
-        reply = _call(lambda: self._surfacing.Recommend(request))
+        reply = self._unary(lambda: self._surfacing.Recommend(request))
         return dc.RecommendResponse.parse(reply.SerializeToString())
 
     def check_analysis_data(
@@ -228,5 +227,5 @@ class SurfacingCalls(ClientBase):
         request = surfacing_pb.CheckAnalysisDataRequest(
             org_id=self._org(org_id), analysis_id=analysis_id
         )
-        reply = _call(lambda: self._surfacing.CheckAnalysisData(request))
+        reply = self._unary(lambda: self._surfacing.CheckAnalysisData(request))
         return dc.CheckAnalysisDataResponse.parse(reply.SerializeToString())
