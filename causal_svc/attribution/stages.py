@@ -22,7 +22,14 @@ from causal_svc.graph import analyze_graph
 from .calibration import LiftTest, check_lift_tests
 from .features import channel_curve
 from .fit import FitState, MMMFit, fit_mmm, restore_fit
-from .health import HealthReport, Verdict, assess, holdout_theta, identification_text
+from .health import (
+    HealthReport,
+    Verdict,
+    assess,
+    channel_identification,
+    holdout_theta,
+    identification_text,
+)
 from .identification_choice import IdentificationChoice
 from .inference import Evaluator, Interval
 from .objective import LiftData, lift_data
@@ -336,8 +343,15 @@ def assemble(
         for i, (p, pred) in enumerate(zip(fit.lifts, fit.lift_predictions, strict=True))
     )  # fmt: skip
     unidentified = set(health.unidentified)
+    # an unidentified channel's model says why, so Recommend's "test it" can (it said "no
+    # reason given" for every channel the checks un-identify: s20 FA's note)
+    found = None
+    if unidentified & {m.channel for m in scores.response_models}:
+        found = channel_identification(fit)
     models = tuple(
-        replace(m, identified=m.identified and m.channel not in unidentified)
+        replace(m, identified=False, note=m.note or found.reason(m.channel))
+        if found is not None and m.channel in unidentified
+        else m
         for m in scores.response_models
     )
     return AttributionReport(

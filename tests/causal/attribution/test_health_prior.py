@@ -14,6 +14,7 @@ from causal_svc.attribution import (
     ModelSpec,
     SpendChange,
     Verdict,
+    analyze,
     counterfactual,
     fit_mmm,
 )
@@ -58,6 +59,19 @@ def test_a_plan_on_the_month_is_told_the_row_is_the_priors(month: MMMFit) -> Non
     assert said, r.warnings
     # its change is the prior's joined with no change: the interval holds zero
     assert r.delta.lower <= 0.0 <= r.delta.upper
+
+
+def test_the_planning_models_say_why_a_channel_is_not_identified() -> None:
+    """The response model Recommend plans on carries the reason: its "test it" said "its effect
+    is not identified: no reason given" for every channel the health checks un-identify."""
+    report = analyze(small_shop(30), ModelSpec(country="US"))
+    models = {m.channel: m for m in report.response_models}
+    assert set(models) == {"google", "meta"}
+    for m in models.values():
+        assert not m.identified
+        assert m.note.startswith("the 30 days' data barely moved its effect from the prior ("), (
+            m.note
+        )
 
 
 def test_the_same_shop_with_a_season_of_history_is_measured() -> None:
