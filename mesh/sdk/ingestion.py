@@ -202,6 +202,7 @@ class IngestionCalls(ClientBase):
         looks grouped ("2.906" beside "987") is summed as decimals with a DecimalDoubt warning
         naming the column and the fix (``decimal=','`` with a later ``pulled_at``).
         """
+        _refuse_frame(rows)
         source_number = choice(common_pb.DataSource, "DATA_SOURCE_", source, "source",
                                optional=False)  # fmt: skip
         source = source.strip().lower()
@@ -429,7 +430,7 @@ def _keyed_rows(
     compares a key's rows within a batch, after mapping the geo: "NY" and "New York" far
     apart in the input would otherwise restate each other); and each sent row's index in
     the input, and the batches' sizes (at most ``size`` unless a day has more)."""
-    texts = [(i, r if isinstance(r, str) else json_row(r)) for i, r in enumerate(rows)]
+    texts = [(i, row_text(r, i)) for i, r in enumerate(rows)]
     if decimal is not None:
         texts = list(read_measures(texts, mapping, decimal))
     elif sum_rows and (problem := grouped_problem(texts, mapping, currency)) is not None:
@@ -525,7 +526,7 @@ def _batches(
         return out
 
     for row in rows:
-        chunk.append(row if isinstance(row, str) else json_row(row))
+        chunk.append(row_text(row, offset + len(chunk)))
         if len(chunk) == target:
             yield request()
             offset += len(chunk)
@@ -533,6 +534,34 @@ def _batches(
             target = next(wanted, size)
     if chunk:
         yield request()
+
+
+def row_text(row: object, index: int) -> str:
+    """One row of ``ingest`` as the JSON text sent: a JSON line as is, a mapping by
+    :func:`json_row`. Anything else (a tuple from ``df.itertuples()`` or ``df.iterrows()``)
+    is InvalidArgument naming what to pass: it went as a JSON array, every row refused
+    "malformed: row is not a JSON object" (R45-F6)."""
+    if isinstance(row, str):
+        return row
+    if isinstance(row, Mapping):
+        return json_row(row)
+    raise InvalidArgument(
+        f"rows[{index}] is a {type(row).__name__}, not a row: each row is a dict (column → "
+        "value) or a JSON line; for a pandas frame pass df.to_dict('records') (not "
+        "df.itertuples() or df.iterrows())",
+        field="rows",
+    )
+
+
+def _refuse_frame(rows: object) -> None:
+    """A DataFrame iterates its column names, which went as rows (each "not valid JSON", the
+    summary counting columns as rows): refused naming what to pass (R45-F6)."""
+    kind = type(rows)
+    if kind.__module__.split(".")[0] == "pandas" and kind.__name__ in ("DataFrame", "Series"):
+        raise InvalidArgument(
+            f"rows is a pandas {kind.__name__}: pass its rows as dicts, df.to_dict('records')",
+            field="rows",
+        )
 
 
 def json_row(row: Mapping[str, Any]) -> str:
