@@ -1,17 +1,13 @@
 """`make bench`: every benchmark in bench/, one table of figures beside their references.
 
-Each bench runs as its own process (so its timings and peak RSS are its own) with
-``LIFTOS_BENCH_FIGURES`` pointing at a file it appends its figures to (``bench/_figures.py``);
-the suite then writes ``bench/results.json`` and ``bench/results.md``: per bench its status
-and wall time, per figure the value, the reference measured in the same run, the ratio and
-the target, plus the machine (cores, BLAS threads, library versions) the numbers came from.
-A bench that fails, times out or records no figure is a row that says so — never a blank.
+Each bench runs as its own process (its timings and peak RSS its own), appending its figures
+to ``LIFTOS_BENCH_FIGURES`` (``bench/_figures.py``); the suite writes ``bench/results.json``
+and ``.md``: per bench its status and wall time, per figure the value, its same-run reference,
+the ratio and the target, the machine (cores, BLAS threads, library versions); a bench that
+fails, times out or records no figure is a row that says so.
 
-``--quick`` runs each bench at a smoke size (minutes in all, for CI and a first look: its
-figures are not the ones to quote); the default is the full size the docs quote.
-``--readme`` rewrites README.md's performance table from results.json.
-
-Run: ``make bench`` (or ``make bench QUICK=1``), or
+``--quick``: a smoke size (minutes in all; not the figures to quote). ``--readme`` rewrites
+README.md's performance table from results.json. Run: ``make bench`` (``QUICK=1``), or
 ``PYTHONPATH=.:gen .venv/bin/python bench/suite.py [--quick] [--only NAME,…]``.
 """
 
