@@ -52,12 +52,14 @@ from surfacing_svc.unproven_bounds import (
     unproven_notes,
 )
 from surfacing_svc.usual_spend import (
+    RanDays,
     RegisteredTest,
     RegisteredTests,
     input_note,
     input_plan,
     optimize_current_note,
     predict_note,
+    run_rate_notes,
     usual_days,
 )
 
@@ -116,6 +118,8 @@ class PlanningModel:
     spend_in_doubt: str = ""
     # ISO country whose holidays the analysis controlled ("" where it predates saying so)
     holiday_country: str = ""
+    # Channels that started or stopped inside the window (the analysis's note on them, read).
+    ran: Mapping[str, RanDays] = field(default_factory=dict)
 
     @property
     def period_days(self) -> int:
@@ -513,10 +517,12 @@ def answer_optimize(model: PlanningModel, question: OptimizeQuestion) -> tuple[B
     # Two verbs, two "current"s (R5-F4): named in the answer, as predict names its own.
     # Over the window itself the figures are its totals: said as "× its days", not as "mean
     # daily spend ... over that window" beside 120-day totals (R6-F9).
-    note = optimize_current_note(model.start, model.end, question.horizon_days or model.period_days)
-    return replace(
-        plan, warnings=(*plan.warnings, note)
-    ), question.horizon_days or model.period_days
+    days = question.horizon_days or model.period_days
+    note = optimize_current_note(model.start, model.end, days)
+    ran = run_rate_notes(
+        ((p.channel, p.current_spend, p.optimal_spend) for p in plan.channels), model.ran, days
+    )
+    return replace(plan, warnings=(*plan.warnings, *ran, note)), days
 
 
 def _priced(model: PlanningModel, question: OptimizeQuestion) -> tuple[HillCurve, ...]:

@@ -7,7 +7,15 @@ the experiment.
 
 ``optimize`` reads "current" differently on purpose: the analysis window's mean spend, the
 point the response curves were fitted around (and which its uplift is measured from); each
-verb's answer names which it uses (:func:`optimize_current_note`).
+verb's answer names which it uses (:func:`optimize_current_note`). For a channel that starts or
+stops inside the window that mean counts the days it did not run as none (R48-F2: Meta launched
+on day 40 of 90 read "current 543" where it spent 963 a month, and "+27%" was a 29% cut); its
+"current" is still the window mean, because its curve is the window's day pattern scaled (the
+quadrature nodes hold the days before the launch at zero input), so the curve read at the
+run-rate would put the days it ran at 1.8× their spend and keep the others dark: a concave
+curve there says less than the run-rate returns. The answer names such a channel and both
+figures instead (:class:`RanDays`, from the analysis's response models;
+:func:`run_rate_notes`).
 
 A channel without spend (email sends) keeps its input instead: its last 28 days repeated
 (:func:`input_plan`), so that its effect stays media, as in the analysis.
@@ -18,7 +26,8 @@ The days themselves are chosen by :mod:`mesh.runtime.usual_days` (re-exported he
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -35,6 +44,7 @@ from surfacing_svc.curves import HillCurve
 
 __all__ = [
     "USUAL_DAYS",
+    "RanDays",
     "RegisteredTest",
     "RegisteredTests",
     "UsualDays",
@@ -42,6 +52,7 @@ __all__ = [
     "input_plan",
     "optimize_current_note",
     "predict_note",
+    "run_rate_notes",
     "usual_days",
 ]
 
@@ -93,3 +104,48 @@ def input_note(channels: Sequence[str]) -> str:
         "input (impressions or sends) of the history's last 28 days, repeated: their effect is "
         "media, as in the analysis, and the baseline is every channel off"
     )
+
+
+@dataclass(frozen=True, slots=True)
+class RanDays:
+    """A channel that ran on part of the analysis window only: ``ran`` days from its first
+    day with spend to its last, of the window's ``window``; ``stopped``: none since."""
+
+    ran: int
+    window: int
+    stopped: bool
+
+
+def run_rate_notes(
+    plans: Iterable[tuple[str, float, float]], ran: Mapping[str, RanDays], horizon_days: int
+) -> list[str]:
+    """For each planned channel ``(channel, current, planned)`` that ran on part of the
+    window: its "current" spend beside what it spent over the days it ran (at the same
+    horizon), and the plan's change from each."""
+    out = []
+    for channel, current, planned in plans:
+        r = ran.get(channel)
+        if r is None or current <= 0:
+            continue
+        rate = current * r.window / r.ran  # its total over the days it ran, at the horizon
+        off = r.window - r.ran
+        head = (
+            f"{channel}: its current spend ({current:,.0f} over {horizon_days} days) is its "
+            f"mean over the analysis window, which counts the {off} days of the window's "
+            f"{r.window} it did not run as none"
+        )
+        if r.stopped:
+            out.append(
+                head + f"; it has spent nothing since it stopped, so the plan's "
+                f"{planned:,.0f} restarts it (over the days it ran it spent {rate:,.0f} per "
+                f"{horizon_days} days)"
+            )
+            continue
+        out.append(
+            head + f": since it started it spends {rate:,.0f} per {horizon_days} days, against "
+            f"which the plan's {planned:,.0f} is {planned / rate - 1:+.0%}, not the "
+            f"{planned / current - 1:+.0%} shown; the plan is read on its curve, fitted on the "
+            "window's days (before the launch included), so the figures stay the window "
+            "mean's: set its bound from what it spends now (--spend-bound CHANNEL=LO:HI)"
+        )
+    return out

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .channel_span import spans
 from .features import adstock_params, channel_curve
 from .fit import MMMFit
 from .planning_draws import N_DRAWS, canonical_order, paired_draws
@@ -54,6 +55,11 @@ class ResponseModel:
     estimate: tuple[float, float, float] = (0.0, 0.0, 0.0)  # (scale, κ, S) at the estimate
     identified: bool = True
     note: str = ""
+    # Days from its first to its last day with input where it started or stopped inside the
+    # window (:func:`.channel_span.spans`; 0: it ran throughout), and whether it stopped:
+    # ``reference_spend`` was spent over those days only (R48-F2).
+    active_days: int = 0
+    stopped: bool = False
 
     def outcome(self, spend: float, scale: float, half_saturation: float, shape: float) -> float:
         """f(spend) for one parameter set."""
@@ -86,6 +92,7 @@ def response_models(fit: MMMFit, *, seed: int = 0) -> list[ResponseModel]:
     baseline = panel.outcome / m
     unit = fit.inputs.unit(theta, layout)
     draws = _draws(fit, seed)
+    ran = spans(panel.channels, panel.media)
     out = []
     for c, name in enumerate(panel.channels):
         sl = layout.nonlinear(c)
@@ -124,6 +131,8 @@ def response_models(fit: MMMFit, *, seed: int = 0) -> list[ResponseModel]:
                     curve.shape,
                 ),
                 note="" if panel.spend[c].sum() > 0 else "input is impressions (no spend)",
+                active_days=span.days if (span := ran.get(name)) is not None else 0,
+                stopped=span is not None and span.stopped,
             )
         )
     return out

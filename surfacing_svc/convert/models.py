@@ -17,6 +17,7 @@ from surfacing_svc.planning import (
     PlanningModel,
 )
 from surfacing_svc.recommend import AnalysisEffect
+from surfacing_svc.usual_spend import RanDays
 
 _OUTCOMES = {common_pb.OUTCOME_METRIC_REVENUE: "revenue",
              common_pb.OUTCOME_METRIC_CONVERSIONS: "conversions"}  # fmt: skip
@@ -107,6 +108,9 @@ def planning_model(analysis: causal_pb.Analysis) -> PlanningModel:
         calibrated=tuple(dict.fromkeys(c.channel for c in result.calibration if c.channel)),
         calibrated_by=tuple(c.experiment_id for c in result.calibration if c.experiment_id),
         holiday_country=result.holiday_calendar_country,
+        # channels that started or stopped inside the window (R48-F2)
+        ran={m.channel: RanDays(m.active_days, m.period_days, m.stopped)
+             for m in result.response_models if 0 < m.active_days < m.period_days},
     )  # fmt: skip
 
 

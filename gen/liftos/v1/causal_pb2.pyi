@@ -1811,6 +1811,8 @@ class ChannelResponseModel(_message.Message):
     ADSTOCK_FIELD_NUMBER: _builtins.int
     ADSTOCK_PARAMS_FIELD_NUMBER: _builtins.int
     BASELINE_OUTCOME_FIELD_NUMBER: _builtins.int
+    ACTIVE_DAYS_FIELD_NUMBER: _builtins.int
+    STOPPED_FIELD_NUMBER: _builtins.int
     channel: _builtins.str
     """Channel."""
     reference_spend: _builtins.float
@@ -1827,6 +1829,14 @@ class ChannelResponseModel(_message.Message):
     """Baseline outcome over the period (the outcome no channel caused), the scale's
     denominator when a forecast moves the baseline.
     """
+    active_days: _builtins.int
+    """Days from the channel's first to its last day with input, where it started (a launch) or
+    stopped inside the period: reference_spend was spent over these days only, so its daily
+    spend while it ran is reference_spend / active_days. 0 where it ran throughout (and for
+    results stored before this field).
+    """
+    stopped: _builtins.bool
+    """It stopped inside the period: no input over its last days."""
     @_builtins.property
     def scale(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
         """Per draw: the outcome at saturation over the period."""
@@ -1872,10 +1882,12 @@ class ChannelResponseModel(_message.Message):
         adstock: _marketing_data_pb2.AdstockType.ValueType = ...,
         adstock_params: _abc.Iterable[_builtins.float] | None = ...,
         baseline_outcome: _builtins.float = ...,
+        active_days: _builtins.int = ...,
+        stopped: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["adstock", b"adstock", "adstock_params", b"adstock_params", "baseline_outcome", b"baseline_outcome", "carryover", b"carryover", "channel", b"channel", "half_saturation", b"half_saturation", "identified", b"identified", "node_weights", b"node_weights", "nodes", b"nodes", "note", b"note", "period_days", b"period_days", "reference_spend", b"reference_spend", "scale", b"scale", "shape", b"shape"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_days", b"active_days", "adstock", b"adstock", "adstock_params", b"adstock_params", "baseline_outcome", b"baseline_outcome", "carryover", b"carryover", "channel", b"channel", "half_saturation", b"half_saturation", "identified", b"identified", "node_weights", b"node_weights", "nodes", b"nodes", "note", b"note", "period_days", b"period_days", "reference_spend", b"reference_spend", "scale", b"scale", "shape", b"shape", "stopped", b"stopped"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

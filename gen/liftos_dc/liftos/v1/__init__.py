@@ -5312,6 +5312,19 @@ class ChannelResponseModel(betterproto2.Message):
     denominator when a forecast moves the baseline.
     """
 
+    active_days: "int" = betterproto2.field(15, betterproto2.TYPE_INT32)
+    """
+    Days from the channel's first to its last day with input, where it started (a launch) or
+    stopped inside the period: reference_spend was spent over these days only, so its daily
+    spend while it ran is reference_spend / active_days. 0 where it ran throughout (and for
+    results stored before this field).
+    """
+
+    stopped: "bool" = betterproto2.field(16, betterproto2.TYPE_BOOL)
+    """
+    It stopped inside the period: no input over its last days.
+    """
+
 
 default_message_pool.register_message("liftos.v1", "ChannelResponseModel", ChannelResponseModel)
 
