@@ -29,15 +29,18 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, TextIO
 
 from mesh.cli import csv_dialect
 from mesh.cli.csv_dialect import Dialect, encoding_problem, header_problem, parse_delimiter, send
+from mesh.cli.exits import exit_status, failure_text
 from mesh.cli.ingest_hints import stale_hint, tax_note
+from mesh.cli.ingest_summary_json import Position, stored_line, summary_json
 from mesh.cli.json_out import dumps
 from mesh.cli.progress import ProgressBar
 from mesh.sdk import generic_rows
 from mesh.sdk.client import IngestSummary, LiftOS
+from mesh.sdk.failures import RpcFailure
 
 # Product sources (issue 20): Shopify orders.json / products.json, product reports. Not
 # scored by the causal quality score (it is defined on campaign x geo x day rows).
@@ -432,45 +435,6 @@ def count_rows(path: Path) -> int:
     return max(n - 1, 0) if path.suffix.lower() == ".csv" else n
 
 
-Position = Literal["line", "element"]
-
-
-def summary_json(
-    summary: IngestSummary, seconds: float, *, scored: bool = True, position: Position = "line"
-) -> dict[str, Any]:
-    """The summary as JSON; ``scored``: the source has a quality score (None when not);
-    ``position``: what the rejections' numbers count, from ``ingest_files(file_lines=True)``
-    (see :func:`numbered_rows`)."""
-    return {
-        "batches": summary.batches,
-        "rows": summary.rows,
-        "accepted": summary.accepted,
-        "written": summary.written,
-        "duplicates": summary.duplicates,
-        "superseded": summary.superseded,
-        "restated": summary.restated,
-        "rejected": summary.rejected,
-        "rejected_by_reason": dict(summary.rejected_by_reason.most_common()),
-        "unlisted_rejections": summary.unlisted,
-        "notes_by_kind": dict(summary.notes_by_kind.most_common()),
-        "out_of_order": summary.out_of_order,
-        "late": summary.late,
-        "replayed_batches": summary.replayed_batches,
-        "retries": summary.retries,
-        "mean_quality_score": round(summary.mean_quality, 4) if scored else None,
-        "confounders": dict(summary.confounders.most_common()),
-        "seconds": round(seconds, 3),
-        "first_rejections": [
-            {position: where, "field": field, "reason": reason, "message": message}
-            for where, field, reason, message in summary.rejections[:20]
-        ],
-        "first_notes": [
-            {position: where, "field": field, "kind": kind, "message": message}
-            for where, field, kind, message in summary.notes[:20]
-        ],
-    }
-
-
 # IngestNote kinds about a batch as a whole (its rows were stored as sent): printed apart
 # from the parts of rows left out.
 BATCH_NOTES = frozenset({"timezone_mismatch"})
@@ -519,8 +483,9 @@ def render(
     for kind, count in checks.most_common():
         lines.append(_note_line(summary, kind, count, position))
     lines.append(f"arrival     out of order {summary.out_of_order:,}, late {summary.late:,}")
-    if summary.replayed_batches:
-        lines.append(f"replayed    {summary.replayed_batches:,} batches already acked")
+    if summary.replayed_batches:  # stored by the run acked for them: not written by this one
+        lines.append(f"replayed    {summary.replayed_batches:,} batches already acked "
+                     f"({summary.replayed_rows:,} rows, answered from the ledger)")  # fmt: skip
     if scored:
         lines.append(f"quality     mean causal quality score {summary.mean_quality:.3f}")
     else:
@@ -568,18 +533,25 @@ def ingest_files(
                 where.append(number)
                 yield row
 
-        summary = send(client, path, dialect)(
-            source,
-            rows(),
-            account=account,
-            pulled_at=when,
-            mapping=mapping,
-            batch_size=batch_size,
-            progress=bar.update,
-            sum_rows=sum_rows,  # the SDK sums, and numbers rejections by the row read
-            restore_replaced=restore_replaced,
-        )
-        bar.close()
+        try:
+            summary = send(client, path, dialect)(
+                source,
+                rows(),
+                account=account,
+                pulled_at=when,
+                mapping=mapping,
+                batch_size=batch_size,
+                progress=bar.update,
+                sum_rows=sum_rows,  # the SDK sums, and numbers rejections by the row read
+                restore_replaced=restore_replaced,
+            )
+        except Exception as exc:  # the files before this one were stored whole
+            if isinstance(stored := getattr(exc, "stored", None), IngestSummary):
+                total.merge(stored)
+                exc.stored = total  # type: ignore[attr-defined]
+            raise
+        finally:
+            bar.close()
         if file_lines:  # the stream numbers rows from 0 as sent; the reader knows the file
             summary.rejections = [
                 (where[i] if 0 <= i < len(where) else i + 1, field, reason, message)
@@ -666,21 +638,27 @@ def run(args: argparse.Namespace, peers: Any) -> int:
     if pulled_at is not None and pulled_at.tzinfo is None:
         pulled_at = pulled_at.replace(tzinfo=dt.UTC)
     with LiftOS(peers, org_id=args.org) as client:
-        summary, seconds = ingest_files(
-            client,
-            args.source,
-            args.files,
-            account,
-            mapping=mapping,
-            pulled_at=pulled_at,
-            batch_size=args.batch_size,
-            progress=not args.quiet and not args.json,
-            file_lines=True,
-            sum_rows=args.sum_rows,
-            encoding=args.encoding,
-            dialect=dialect,
-            restore_replaced=args.restore_replaced,
-        )
+        try:
+            summary, seconds = ingest_files(
+                client,
+                args.source,
+                args.files,
+                account,
+                mapping=mapping,
+                pulled_at=pulled_at,
+                batch_size=args.batch_size,
+                progress=not args.quiet and not args.json,
+                file_lines=True,
+                sum_rows=args.sum_rows,
+                encoding=args.encoding,
+                dialect=dialect,
+                restore_replaced=args.restore_replaced,
+            )
+        except RpcFailure as failure:  # its error, then what was stored before it
+            print(failure_text(failure, args), file=sys.stderr)
+            if isinstance(stored := getattr(failure, "stored", None), IngestSummary):
+                print(stored_line(stored, len(args.files)), file=sys.stderr)
+            return exit_status(failure)
     scored = args.source not in PRODUCT_SOURCES
     pages = all(is_page(f) and _admin_page(f) is not None for f in args.files)
     position: Position = "element" if pages else "line"

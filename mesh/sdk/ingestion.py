@@ -11,7 +11,6 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -32,6 +31,7 @@ from mesh.sdk._base import (
 )
 from mesh.sdk.failures import InvalidArgument, RpcFailure
 from mesh.sdk.generic_rows_numbers import DECIMAL_MARKS, grouped_problem, read_measures
+from mesh.sdk.ingest_summary import IngestSummary, stored_before
 
 if TYPE_CHECKING:  # pandas costs ~0.5 CPU-s to import; calendar() loads it when called
     import pandas as pd
@@ -179,7 +179,8 @@ class IngestionCalls(ClientBase):
         it), dates and Timestamps as ISO text, numpy and Decimal numbers as numbers; any other
         value goes as an object that a mapped field refuses, naming it (see :func:`json_row`).
         An exception raised by ``rows`` itself ends the stream and is raised once the sent
-        batches are acked.
+        batches are acked. An ingest that fails part-way (that, or an RpcFailure) raises with
+        what was acked before it: the exception's ``stored`` (an IngestSummary) and a note.
 
         A mapped source's rows (``generic``, ``generic_media`` with ``mapping``) are read
         whole first: rows sharing a date × geo × campaign (the geo as written) that differ
@@ -281,10 +282,10 @@ class IngestionCalls(ClientBase):
                     summary.add(reply, sent.row_offset)
                     if progress is not None:
                         progress(summary)
-                if broken:
-                    raise broken[0]
                 if sent_as is not None:  # sent in day order, or summed
                     _renumber(summary, sent_as)
+                if broken:
+                    raise stored_before(broken[0], summary)
                 return summary
             except grpc.RpcError as exc:
                 with cond:
@@ -295,7 +296,7 @@ class IngestionCalls(ClientBase):
                 if (
                     failure.code != grpc.StatusCode.UNAVAILABLE and overload is None
                 ) or attempt >= retries:
-                    raise failure from None
+                    raise stored_before(failure, summary) from None
                 attempt += 1
                 summary.retries += 1
                 time.sleep(overload if overload is not None else min(0.5 * 2 ** (attempt - 1), 8.0))
@@ -609,91 +610,3 @@ def _missing(value: Any) -> bool:
         return bool(value != value)
     except (TypeError, ValueError):
         return type(value).__name__ == "NAType"
-
-
-@dataclass
-class IngestSummary:
-    """Running totals of an ingest: rows by outcome, rejections by reason, confounders."""
-
-    batches: int = 0
-    rows: int = 0
-    accepted: int = 0
-    rejected: int = 0
-    duplicates: int = 0
-    restated: int = 0
-    superseded: int = 0
-    out_of_order: int = 0
-    late: int = 0
-    replayed_batches: int = 0
-    retries: int = 0
-    rejected_by_reason: collections.Counter[str] = field(default_factory=collections.Counter)
-    confounders: collections.Counter[str] = field(default_factory=collections.Counter)
-    # (line in the input, field, reason, message) of the first rejections
-    rejections: list[tuple[int, str, str, str]] = field(default_factory=list)
-    # rejections the acks counted by field and reason instead of listing (bounded acks)
-    unlisted: int = 0
-    # parts of accepted rows left out, by kind (exact), and (line, field, kind, message) of
-    # the first ones
-    notes_by_kind: collections.Counter[str] = field(default_factory=collections.Counter)
-    notes: list[tuple[int, str, str, str]] = field(default_factory=list)
-    _quality_sum: float = 0.0
-    _written: int = 0
-
-    @property
-    def written(self) -> int:
-        """Rows stored by this ingest (accepted minus duplicates and superseded)."""
-        return self._written
-
-    @property
-    def mean_quality(self) -> float:
-        return self._quality_sum / self._written if self._written else 0.0
-
-    def add(self, reply: ingestion_pb.IngestResponse, row_offset: int) -> None:
-        self.batches += 1
-        self.rows += reply.accepted_count + reply.rejected_count
-        self.accepted += reply.accepted_count
-        self.rejected += reply.rejected_count
-        self.duplicates += reply.duplicate_count
-        self.restated += reply.restated_count
-        self.superseded += reply.superseded_count
-        self.out_of_order += reply.out_of_order_count
-        self.late += reply.late_count
-        self.replayed_batches += int(reply.replayed)
-        written = reply.accepted_count - reply.duplicate_count - reply.superseded_count
-        self._written += written
-        self._quality_sum += reply.mean_quality_score * written
-        for r in reply.rejections:
-            reason = ingestion_pb.RejectionReason.Name(r.reason).removeprefix("REJECTION_REASON_")
-            self.rejected_by_reason[reason.lower()] += 1
-            if len(self.rejections) < 1000:
-                self.rejections.append(
-                    (row_offset + r.row_index, r.field, reason.lower(), r.message)
-                )
-        # a bounded ack counts the rest by field and reason: rejected_by_reason stays exact
-        for s in reply.rejection_summaries:
-            reason = ingestion_pb.RejectionReason.Name(s.reason).removeprefix("REJECTION_REASON_")
-            self.rejected_by_reason[reason.lower()] += s.row_count
-        self.unlisted += reply.unlisted_rejection_count
-        for n in reply.notes:
-            self.notes_by_kind[n.kind] += 1
-            if len(self.notes) < 1000:
-                self.notes.append((row_offset + n.row_index, n.field, n.kind, n.message))
-        # an ack lists its first 1,000 notes; note_count counts them all
-        if reply.note_count > len(reply.notes):
-            self.notes_by_kind["unlisted"] += reply.note_count - len(reply.notes)
-        for c in reply.confounders:
-            self.confounders[c.name] += c.row_count
-
-    def merge(self, other: IngestSummary) -> None:
-        """Add another ingest's totals to these."""
-        for name in (
-            "batches", "rows", "accepted", "rejected", "duplicates", "restated", "superseded",
-            "out_of_order", "late", "replayed_batches", "retries", "_quality_sum", "_written",
-        ):  # fmt: skip
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.rejected_by_reason.update(other.rejected_by_reason)
-        self.confounders.update(other.confounders)
-        self.rejections.extend(other.rejections[: max(0, 1000 - len(self.rejections))])
-        self.unlisted += other.unlisted
-        self.notes_by_kind.update(other.notes_by_kind)
-        self.notes.extend(other.notes[: max(0, 1000 - len(self.notes))])
