@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.stats import f as f_distribution
+from statsmodels.stats.diagnostic import acorr_ljungbox
 
 from .calendar import national_design
 from .calibration import LiftTest
@@ -48,6 +49,11 @@ MAX_HOLDOUT_MAPE = 0.20
 # The chance of a held-out error this far above the training noise, for a model that forecasts
 # as well as it fits, under which R² below 0 is the model's failure and not the outcome's noise.
 HOLDOUT_NOISE_LEVEL = 0.01
+# The training residuals must look like noise for their variance to stand for chance: a
+# Ljung–Box test over two weeks of lags rejecting at 1% says a pattern is left (s20 V1 F1: a
+# 5-day cycle the model lacked read as "chance" and turned a bad forecast's FAIL into REVIEW).
+HOLDOUT_WHITE_P = 0.01
+WHITE_LAGS = 14
 # Scored held-out days below which the holdout's R² is not judged. R² on n days is noisy: for
 # a model whose out-of-sample R² is 0.7 (far above REVIEW's 0.3), the R² holdout_fit computes
 # (error mean-removed, independent Gaussian days: a lower bound on the spread of autocorrelated
@@ -83,11 +89,19 @@ class Holdout:
     noise_ratio: float = float("nan")
     noise_limit: float = float("nan")
     noise_share: float = float("nan")
+    # Ljung–Box p of the training residuals (nan: not measured): below HOLDOUT_WHITE_P they
+    # carry a pattern the model lacks, and its error is not the outcome's chance.
+    noise_white_p: float = float("nan")
 
     @property
     def within_noise(self) -> bool:
-        """Whether the held-out error is inside what the outcome's noise gives by chance."""
-        return bool(np.isfinite(self.noise_ratio) and self.noise_ratio <= self.noise_limit)
+        """Whether the held-out error is inside what the outcome's noise gives by chance (and
+        that noise is chance: no serial pattern left on the training days)."""
+        return bool(
+            np.isfinite(self.noise_ratio)
+            and self.noise_ratio <= self.noise_limit
+            and not self.noise_white_p < HOLDOUT_WHITE_P
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +193,8 @@ def holdout_fit(
         left = train - design[:stop][:, seen] @ coef
         dof = stop - int(rank)
         noise = float(left @ left) / dof if dof > 0 else float("nan")
-        figures = _figures(days, observed[scored], predicted[scored], noise, dof)
+        figures = replace(_figures(days, observed[scored], predicted[scored], noise, dof),
+                          noise_white_p=_white_p(left))  # fmt: skip
     if scored.size < MIN_HOLDOUT_SCORED_DAYS:
         # A holdout ending a short window inside events its training days never reached (a
         # 90-day window from mid-September held out 14 days: Black Friday weekend and
@@ -189,6 +204,16 @@ def holdout_fit(
         return UnscoredHoldout(days, int(scored.size), unseen, figures)
     assert figures is not None
     return figures
+
+
+def _white_p(residuals: np.ndarray) -> float:
+    """Ljung–Box p-value of the training residuals at ``WHITE_LAGS`` lags (nan where too few):
+    a driver the model lacks (a cycle, a weekly pattern it misses) leaves them correlated, and
+    its held-out error is then no measure of chance (s20 V1 F1)."""
+    lags = min(WHITE_LAGS, residuals.size // 5)
+    if lags < 1 or not np.isfinite(residuals).all() or float(np.ptp(residuals)) == 0.0:
+        return float("nan")
+    return float(acorr_ljungbox(residuals, lags=[lags])["lb_pvalue"].iloc[0])
 
 
 def _figures(
@@ -355,6 +380,10 @@ def _noise_words(ho: Holdout, verdict: Verdict) -> str:
     if not np.isfinite(ho.noise_ratio):
         return ""
     error = f"its held-out error is {ho.noise_ratio:.2f}× that noise"
+    if verdict is Verdict.FAIL and ho.noise_ratio <= ho.noise_limit:  # within, but not chance
+        return (f"; its training days' errors follow a pattern (Ljung–Box p {ho.noise_white_p:.2g}"
+                f" at {WHITE_LAGS} lags), a driver the model lacks rather than the outcome's "
+                "chance, so the held-out miss is the model's")  # fmt: skip
     if verdict is Verdict.FAIL:
         return (f"; {error} (its training days' day-to-day error), beyond the "
                 f"{ho.noise_limit:.2f}× chance reaches one time in 100: the model forecasts "
@@ -365,5 +394,6 @@ def _noise_words(ho: Holdout, verdict: Verdict) -> str:
             f"on its training days is {share:.0%} of their variance, so even a model as good "
             f"as the truth would score an R² near {max(1.0 - share, 0.0):.2f}, and {error}, "
             f"within the {ho.noise_limit:.2f}× chance reaches one time in 100; the holdout "
-            "cannot judge this fit (few orders a day make a daily outcome mostly chance), "
+            "cannot judge this fit (a daily outcome this noisy, e.g. a few orders a day, is "
+            "mostly chance), "
             "a lift test of a channel can")  # fmt: skip

@@ -79,3 +79,22 @@ def test_a_forecast_that_misses_a_quiet_outcome_still_fails(demo: World, amplitu
     assert report.holdout is not None and report.holdout.r_squared < 0.0, report.holdout
     assert check.verdict is Verdict.FAIL, check
     assert report.holdout.noise_ratio > 10 * report.holdout.noise_limit
+
+
+def test_a_pattern_the_model_lacks_is_not_chance(demo: World) -> None:
+    """s20 V1 F1: a 5-day swing over the whole window (a driver no calendar holds) left the
+    training residuals large, and a held-out week pattern turned over then read as "within the
+    noise": REVIEW with ROIs. Residuals with a serial pattern are not chance: FAIL, said so."""
+    y = demo.panel.outcome.copy()
+    n = y.shape[1]
+    y *= np.exp(0.6 * np.sin(np.arange(n) * 2 * np.pi / 5))[None, :]
+    nat = np.log(demo.panel.outcome.sum(axis=0))
+    week = np.array([nat[:-28][d::7].mean() for d in range(7)])
+    week -= week.mean()
+    y[:, -28:] *= np.exp(-10.0 * week[(np.arange(n - 28, n)) % 7])[None, :]
+    report, check = _holdout(fit_mmm(dataclasses.replace(demo.panel, outcome=y), ModelSpec()))
+    ho = report.holdout
+    assert ho is not None and ho.r_squared < 0.0 and ho.noise_ratio <= ho.noise_limit, ho
+    assert ho.noise_white_p < 0.01 and not ho.within_noise
+    assert check.verdict is Verdict.FAIL, check
+    assert "its training days' errors follow a pattern (Ljung–Box p " in check.message
