@@ -163,8 +163,7 @@ class ScanSnapshot:
 
 class ScanSnapshots:
     """The snapshots a store's Scans hold: opened by ``begin(org_id)``, counted against
-    ``max_open`` and against the org's share of it (``org_share``: past it an org borrows only
-    while ``org_share`` more stay free), ended past
+    ``max_open`` and against the org's share of it (``org_share``), ended past
     ``lifetime_s``, or after ``idle_s`` without a page read, by a reaper thread (started with
     the first)."""
 
@@ -188,18 +187,14 @@ class ScanSnapshots:
     def open(self, org_id: str) -> ScanSnapshot:
         with self._lock:
             held = self._by_org.get(org_id, 0)
-            free = self.max_open - len(self._open) - self._starting
-            # Past its share an org borrows idle snapshots, but never the last share's worth:
-            # those stay for other orgs. A lone org's parallel ingests (8 history Scans each)
-            # are not refused on a quiet pool, and no org can lock the others out.
-            if held >= self.org_share and free <= self.org_share:
+            if held >= self.org_share:
                 # the share is checked first: the org is told what it holds, not that the
                 # process is full, which retrying would not change while its own are open
                 raise ScanSnapshotsBusy(
-                    f"org {org_id!r} has {held} Scans reading at once, past its share of this "
-                    f"memory process's {self.max_open} snapshots ({self.org_share}, a quarter "
-                    "of LIFTOS_MEMORY_SCAN_SNAPSHOTS; an org may borrow more while as many "
-                    "stay free for other orgs): read or cancel the org's open Scans, then retry",
+                    f"org {org_id!r} has {held} Scans reading at once, its share of this "
+                    f"memory process's {self.max_open} snapshots (a quarter of "
+                    "LIFTOS_MEMORY_SCAN_SNAPSHOTS; the rest are kept for other orgs): read "
+                    "or cancel the org's open Scans, then retry",
                     retry_after_s=1.0,
                 )
             if len(self._open) + self._starting >= self.max_open:
