@@ -13,6 +13,7 @@ import contextlib
 import errno
 import os
 import secrets
+import stat
 from pathlib import Path
 
 __all__ = ["NO_SPACE", "replace_synced", "write_durably"]
@@ -44,12 +45,26 @@ def write_durably(path: Path, text: str, *, encoding: str = "utf-8") -> int:
         no temporary file left behind.
     """
     data = text.encode(encoding)
+    # A link is written through (its target is the file the user keeps: V2-F4), and what is
+    # not a regular file (/dev/stdout, a pipe) cannot be replaced: written as it is.
+    path = path.resolve() if path.is_symlink() else path
+    try:
+        held = path.stat()
+    except FileNotFoundError:
+        held = None
+    if held is not None and not stat.S_ISREG(held.st_mode):
+        with path.open("wb") as f:
+            f.write(data)
+        return len(data)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    # 0o666 less the umask, as a plain open would make it (mkstemp's 0600 would hide a report
-    # from the people it is for); O_EXCL so no other file is ever written through.
+    # A new file: 0o666 less the umask, as a plain open would make it (mkstemp's 0600 would
+    # hide a report from the people it is for); a file replaced keeps its own mode (a report
+    # kept 0600 stays private). O_EXCL so no other file is ever written through.
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
+            if held is not None:
+                os.fchmod(f.fileno(), stat.S_IMODE(held.st_mode))
             f.write(data)
         replace_synced(tmp, path)
     except BaseException:

@@ -4,6 +4,7 @@ and no temporary file."""
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 import textwrap
@@ -48,3 +49,31 @@ def test_a_write_past_the_file_size_limit_keeps_the_old_file(tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr
     assert target.read_text() == "old report, good"
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+def test_a_replaced_file_keeps_its_mode_and_a_link_is_written_through(tmp_path: Path) -> None:
+    """s20 V2-F4: a report kept 0600 came back 0644, and --out naming a link replaced the link
+    while its target kept last week's page."""
+    private = tmp_path / "private.html"
+    private.write_text("old")
+    private.chmod(0o600)
+    write_durably(private, "new")
+    assert private.read_text() == "new" and private.stat().st_mode & 0o777 == 0o600
+    target = tmp_path / "shared" / "report.html"
+    target.parent.mkdir()
+    target.write_text("last week")
+    link = tmp_path / "latest.html"
+    link.symlink_to(target)
+    write_durably(link, "this week")
+    assert link.is_symlink() and target.read_text() == "this week"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["report.html"]
+
+
+def test_what_is_not_a_regular_file_is_written_as_it_is(tmp_path: Path) -> None:
+    """A pipe (as /dev/stdout can be) cannot be replaced by a rename: it is written to."""
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    read = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    write_durably(fifo, "through the pipe")
+    out, _ = read.communicate(timeout=30)
+    assert out == b"through the pipe" and stat.S_ISFIFO(fifo.stat().st_mode)
