@@ -302,7 +302,7 @@ class AnalysisStore(LockedSQLite):
                 with transaction(self._db):
                     found = self._stored(org_id, asked)
                     self._remove(org_id, asked, found)
-        if not dry_run:
+        if not dry_run and found:
             self._erased()  # their bytes leave the WAL and page gaps too (mesh.runtime)
         missing = tuple(i for i in asked if i not in set(found)) if asked is not None else ()
         return Deleted(tuple(found), missing)

@@ -118,3 +118,19 @@ def test_a_deleted_analysis_leaves_the_log_once_a_reader_is_done(tmp_path: Path)
     finally:
         reader.close()
         store.close()
+
+
+def test_a_delete_that_finds_nothing_does_not_clear_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clean-up VACUUMs the whole store under its lock (seconds on a large one: every
+    org's reads wait); a retried delete of ids already gone must not pay it (s20 V2-F1)."""
+    store = AnalysisStore(tmp_path / "analyses.sqlite")
+    _put(store, "client", "an-a")
+    cleared: list[int] = []
+    monkeypatch.setattr(store, "_erased", lambda: cleared.append(1))
+    assert store.delete("client", ["an-missing"]).not_found == ("an-missing",)
+    assert store.delete("other", None).deleted_ids == () and cleared == []
+    store.delete("client", ["an-a"])
+    assert cleared == [1]
+    store.close()
