@@ -136,10 +136,15 @@ def run_rate_notes(
         )
         if r.stopped:
             out.append(
-                head + f"; it has spent nothing since it stopped, so the plan's "
-                f"{planned:,.0f} restarts it (over the days it ran it spent {rate:,.0f} per "
-                f"{horizon_days} days)"
+                head
+                + "; it has spent nothing since it stopped, so the plan"
+                + (" keeps it off" if planned <= 0 else f"'s {planned:,.0f} restarts it")
+                + f" (over the days it ran it spent {rate:,.0f} per {horizon_days} days)"
             )
+            continue
+        if planned <= 0:  # a bound of 0 (--spend-bound CHANNEL=0:0): no change to compare
+            out.append(head + f": since it started it spends {rate:,.0f} per {horizon_days} "
+                       "days, which the plan stops")  # fmt: skip
             continue
         out.append(
             head + f": since it started it spends {rate:,.0f} per {horizon_days} days, against "

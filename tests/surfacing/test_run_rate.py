@@ -46,3 +46,12 @@ def test_a_launched_channel_gets_its_run_rate_and_the_plans_change_from_it() -> 
 def test_a_stopped_channel_is_a_restart() -> None:
     (note,) = run_rate_notes([("google", 700.0, 900.0)], {"google": RanDays(75, 90, True)}, 30)
     assert "it has spent nothing since it stopped, so the plan's 900 restarts it" in note
+
+
+def test_a_plan_of_nothing_reads_as_off_or_a_stop() -> None:
+    """s20 V1 F2: a plan of 0 (a bound the note itself suggests) read "the plan's 0 restarts
+    it" and "the plan's 0 is -100%, not the -100% shown"."""
+    (stopped,) = run_rate_notes([("google", 700.0, 0.0)], {"google": RanDays(75, 90, True)}, 30)
+    assert "so the plan keeps it off (over the days it ran it spent" in stopped, stopped
+    (launched,) = run_rate_notes([("meta", 543.0, 0.0)], {"meta": RanDays(50, 90, False)}, 30)
+    assert launched.endswith("since it started it spends 977 per 30 days, which the plan stops")
