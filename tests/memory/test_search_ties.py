@@ -90,3 +90,14 @@ def test_tied_records_rank_by_id_whatever_the_write_order(tmp_path: Path, ivf: b
     finally:
         forward.close()
         backward.close()
+
+
+def test_a_huge_tie_is_read_only_up_to_the_cap() -> None:
+    """s20 V2-F3: the fetch grew until the whole tie group was read (a k=10 search over a
+    group of 20k identical vectors: 40 -> 392 ms). It stops MAX_TIE_FETCH past k."""
+    from memory_svc.search import MAX_TIE_FETCH, _tie_cut
+
+    tied = np.zeros(5000, dtype=np.float32)
+    assert _tie_cut(tied, 10, 26) and _tie_cut(tied, 10, 416)  # still growing
+    assert not _tie_cut(tied, 10, 10 + MAX_TIE_FETCH)
+    assert not _tie_cut(tied, 10, 1664)
