@@ -10,10 +10,11 @@ from mesh.runtime.exceptions import InvalidInput
 from mesh.runtime.status import decode_status
 
 
-class InvalidArgument(InvalidInput, ValueError):
+class InvalidArgument(InvalidInput, ValueError, TypeError):
     """An SDK argument refused before any call is sent: the message names the argument and
-    what it takes (the choices of a named option, a date's form). A ValueError, so code that
-    caught protobuf's ValueError for a misspelt name still catches it (R45-F3)."""
+    what it takes (the choices of a named option, a date's form). A ValueError and a
+    TypeError, so code that caught what protobuf raised (a ValueError for a misspelt name, a
+    TypeError for a value of the wrong type) still catches it (R45-F3, s20 V2-F7)."""
 
 
 @dataclass  # mutable and slot-less: raising sets __traceback__ on the instance
