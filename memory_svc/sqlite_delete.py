@@ -49,14 +49,10 @@ from memory_svc.sqlite_erase import ErasureClearer, mark_pending
 from memory_svc.store import seq_checksum
 from memory_svc.store_sql import SUMS_TABLES, marks
 
-__all__ = ["ERASE_VACUUM_BYTES", "SQLiteAccounts"]
+__all__ = ["SQLiteAccounts"]
 
 _LOGGER = logging.getLogger(__name__)
 
-# Stores up to this size are VACUUMed after each deletion, after its reply (measured: 264 MiB
-# in 9.5 s wall, 1.1 s CPU, on a loaded 2-core box; docs/performance.md); writes wait while
-# the VACUUM runs, so past it the clearing logs what is left instead (memory_svc.sqlite_erase).
-ERASE_VACUUM_BYTES = 2 << 30
 # A deletion that failed on the store's disk (or a limit on its files) changed nothing.
 _DELETION_LOST = "nothing was deleted — send the deletion again"
 

@@ -29,7 +29,7 @@ from memory_svc.org_sums import SumsTable, aggregate_from, with_campaign_names
 from memory_svc.product_table import ProductAggregate, aggregate_sql, record_count_sql
 from memory_svc.sqlite_checkpoint import Checkpointer
 from memory_svc.sqlite_commit import SumsLog, insert_batch
-from memory_svc.sqlite_delete import ERASE_VACUUM_BYTES, SQLiteAccounts
+from memory_svc.sqlite_delete import SQLiteAccounts
 from memory_svc.sqlite_erase import ErasureClearer
 from memory_svc.sqlite_scan import SQLiteScans, scan_page
 from memory_svc.sqlite_upgrade import (
@@ -66,7 +66,7 @@ from memory_svc.store_sql import (
     marks,
 )
 from memory_svc.unreported import with_unreported
-from mesh.runtime.sqlite_db import connect_durable, sqlite_files
+from mesh.runtime.sqlite_db import ERASE_VACUUM_BYTES, connect_durable, sqlite_files
 from mesh.runtime.storage import check_writable
 
 __all__ = ["CHECKPOINT_INTERVAL_S", "PAGE_SIZE", "SQLiteRecordStore"]
