@@ -18,6 +18,7 @@ from mesh.runtime.exceptions import InvalidInput
 from mesh.runtime.protoconv import set_date_range
 from mesh.sdk._base import (
     ClientBase,
+    _date_pb,
     as_date,
     as_whole,
     backoff,
@@ -340,11 +341,9 @@ class CausalCalls(ClientBase):
         start, end = as_date(start, "start"), as_date(end, "end")
         if start is not None or end is not None:
             if start is not None:
-                request.reference_period.start_date.CopyFrom(
-                    common_pb.Date(year=start.year, month=start.month, day=start.day))  # fmt: skip
+                request.reference_period.start_date.CopyFrom(_date_pb(start))
             if end is not None:
-                request.reference_period.end_date.CopyFrom(
-                    common_pb.Date(year=end.year, month=end.month, day=end.day))  # fmt: skip
+                request.reference_period.end_date.CopyFrom(_date_pb(end))
         reply = self._unary(lambda: self._causal.Counterfactual(request))
         return dc.CounterfactualResponse.parse(reply.SerializeToString())
 

@@ -23,6 +23,7 @@ from mesh.sdk import generic_rows
 from mesh.sdk._base import (
     ClientBase,
     _date,
+    _date_pb,
     as_date,
     as_number,
     choice,
@@ -110,8 +111,8 @@ class IngestionCalls(ClientBase):
         start, end = required_date(start, "start"), required_date(end, "end")
         request = ingestion_pb.GetCalendarRequest(
             country=country,
-            start_date=common_pb.Date(year=start.year, month=start.month, day=start.day),
-            end_date=common_pb.Date(year=end.year, month=end.month, day=end.day),
+            start_date=_date_pb(start),
+            end_date=_date_pb(end),
             subdivision=subdivision,
         )
         reply = self._unary(lambda: self._ingestion.GetCalendar(request))
@@ -331,12 +332,7 @@ class IngestionCalls(ClientBase):
                 source=source,
                 unit=unit,
                 geo=geo,
-                values=[
-                    ingestion_pb.DatedValue(
-                        date=common_pb.Date(year=d.year, month=d.month, day=d.day), value=v
-                    )
-                    for d, v in dated
-                ],
+                values=[ingestion_pb.DatedValue(date=_date_pb(d), value=v) for d, v in dated],
             ),
         )
         return self._unary(lambda: self._ingestion.RegisterExternalFactor(request)).value_count
