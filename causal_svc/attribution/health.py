@@ -139,6 +139,9 @@ class HealthReport:
     holdout: Holdout | None
     in_sample_r_squared: float
     unidentified: tuple[str, ...]
+    # the checks' findings per channel, for the reasons the report's models carry (None: a
+    # report made without them)
+    identification: ChannelIdentification | None = None
 
     @property
     def reasons(self) -> tuple[str, ...]:
@@ -211,10 +214,11 @@ def assess(
     # the panel's findings about its data (panel.DataCheck); a state stored before has none
     checks[:0] = [HealthCheck(c.name, Verdict.REVIEW, c.value, c.threshold, c.message)
                   for c in getattr(fit.panel, "checks", ())]  # fmt: skip
-    ident, unidentified = _identification_checks(fit)
+    ident, found = _identification_checks(fit)
     checks += ident
     checks += _calibration_checks(fit)
-    return HealthReport(_worst(checks), tuple(checks), ho, _in_sample_r2(fit), unidentified)
+    return HealthReport(_worst(checks), tuple(checks), ho, _in_sample_r2(fit),
+                        found.unidentified, found)  # fmt: skip
 
 
 def _outcome_gaps(fit: MMMFit) -> HealthCheck | None:
@@ -348,7 +352,7 @@ def channel_identification(fit: MMMFit) -> ChannelIdentification:
                                  fit.panel.n_days)  # fmt: skip
 
 
-def _identification_checks(fit: MMMFit) -> tuple[list[HealthCheck], tuple[str, ...]]:
+def _identification_checks(fit: MMMFit) -> tuple[list[HealthCheck], ChannelIdentification]:
     found = channel_identification(fit)
     weak, pairs, small = found.weak, found.pairs, found.small
     checks = [HealthCheck(
@@ -375,7 +379,7 @@ def _identification_checks(fit: MMMFit) -> tuple[list[HealthCheck], tuple[str, .
         ))  # fmt: skip
     prior = prior_bound_check(fit, found.prior)
     checks += [prior] if prior is not None else []
-    return checks, found.unidentified
+    return checks, found
 
 
 def _too_small(fit: MMMFit) -> list[tuple[str, float, float, float]]:

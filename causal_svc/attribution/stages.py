@@ -347,7 +347,7 @@ def assemble(
     # reason given" for every channel the checks un-identify: s20 FA's note)
     found = None
     if unidentified & {m.channel for m in scores.response_models}:
-        found = channel_identification(fit)
+        found = health.identification or channel_identification(fit)
     models = tuple(
         replace(m, identified=False, note=m.note or found.reason(m.channel))
         if found is not None and m.channel in unidentified
