@@ -46,6 +46,7 @@ import time
 import uuid
 from pathlib import Path
 
+from mesh.runtime.durable_files import NO_SPACE
 from mesh.runtime.exceptions import ResourceExhausted
 
 __all__ = [
@@ -67,7 +68,6 @@ _SQLITE_CANTOPEN = 14
 # PostgreSQL's disk_full (class 53, insufficient resources), raised as psycopg.errors.DiskFull.
 _PG_DISK_FULL = "53100"
 
-_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 _READ_ONLY_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
 _FD_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE})
 # Out of descriptors may clear between the failure and the look at it: this close to the limit
@@ -119,7 +119,7 @@ def _kind(exc: BaseException, where: str | Path) -> str | None:
             return "temp-full"
         return "full" if primary == _SQLITE_FULL else None
     if isinstance(exc, OSError) and exc.errno is not None:
-        if exc.errno in _FULL_ERRNOS:
+        if exc.errno in NO_SPACE:
             return "full"
         if exc.errno in _READ_ONLY_ERRNOS:
             return "read-only"
