@@ -37,7 +37,7 @@ the plan move it, ``(f(hi) − f(lo)) / (hi − lo)`` per draw: what a plan at a
 trades against the other channels. Binning on it (not on each parameter) is what makes one
 scalar enough: the plan depends on the curve through what it returns over that range.
 
-Cost: ``4K`` solves of the budget problem per channel valued, plus ``4K`` for the null, each
+Cost: ``2K`` solves of the budget problem per channel valued, plus ``2K`` for the null, each
 on ``D / 2K`` draws from the reallocation's own answer (a warm start).
 
 Notes
