@@ -1813,6 +1813,7 @@ class ChannelResponseModel(_message.Message):
     BASELINE_OUTCOME_FIELD_NUMBER: _builtins.int
     ACTIVE_DAYS_FIELD_NUMBER: _builtins.int
     STOPPED_FIELD_NUMBER: _builtins.int
+    DATA_SHARE_FIELD_NUMBER: _builtins.int
     channel: _builtins.str
     """Channel."""
     reference_spend: _builtins.float
@@ -1837,6 +1838,13 @@ class ChannelResponseModel(_message.Message):
     """
     stopped: _builtins.bool
     """It stopped inside the period: no input over its last days."""
+    data_share: _builtins.float
+    """The share in [0, 1] of the channel's effect precision that the data and lift tests supply
+    (1 − gᵀH⁻¹g/s²: the estimate's posterior variance of the effect against the effect prior's
+    alone, causal health_prior's figure); the rest is the prior's. Planning moves no channel's
+    money on a share under 0.2 (Recommend says TEST, OptimizeBudget holds it). Unset for
+    results stored before this field (planning then behaves as before).
+    """
     @_builtins.property
     def scale(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
         """Per draw: the outcome at saturation over the period."""
@@ -1884,12 +1892,15 @@ class ChannelResponseModel(_message.Message):
         baseline_outcome: _builtins.float = ...,
         active_days: _builtins.int = ...,
         stopped: _builtins.bool = ...,
+        data_share: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_data_share", b"_data_share", "data_share", b"data_share"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_days", b"active_days", "adstock", b"adstock", "adstock_params", b"adstock_params", "baseline_outcome", b"baseline_outcome", "carryover", b"carryover", "channel", b"channel", "half_saturation", b"half_saturation", "identified", b"identified", "node_weights", b"node_weights", "nodes", b"nodes", "note", b"note", "period_days", b"period_days", "reference_spend", b"reference_spend", "scale", b"scale", "shape", b"shape", "stopped", b"stopped"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_data_share", b"_data_share", "active_days", b"active_days", "adstock", b"adstock", "adstock_params", b"adstock_params", "baseline_outcome", b"baseline_outcome", "carryover", b"carryover", "channel", b"channel", "data_share", b"data_share", "half_saturation", b"half_saturation", "identified", b"identified", "node_weights", b"node_weights", "nodes", b"nodes", "note", b"note", "period_days", b"period_days", "reference_spend", b"reference_spend", "scale", b"scale", "shape", b"shape", "stopped", b"stopped"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__data_share: _TypeAlias = _typing.Literal["data_share"]  # noqa: Y015
+    _WhichOneofArgType__data_share: _TypeAlias = _typing.Literal["_data_share", b"_data_share"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__data_share) -> _WhichOneofReturnType__data_share | None: ...
 
 Global___ChannelResponseModel: _TypeAlias = ChannelResponseModel  # noqa: Y015
 

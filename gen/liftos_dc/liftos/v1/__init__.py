@@ -5325,6 +5325,15 @@ class ChannelResponseModel(betterproto2.Message):
     It stopped inside the period: no input over its last days.
     """
 
+    data_share: "float | None" = betterproto2.field(17, betterproto2.TYPE_DOUBLE, optional=True)
+    """
+    The share in [0, 1] of the channel's effect precision that the data and lift tests supply
+    (1 − gᵀH⁻¹g/s²: the estimate's posterior variance of the effect against the effect prior's
+    alone, causal health_prior's figure); the rest is the prior's. Planning moves no channel's
+    money on a share under 0.2 (Recommend says TEST, OptimizeBudget holds it). Unset for
+    results stored before this field (planning then behaves as before).
+    """
+
 
 default_message_pool.register_message("liftos.v1", "ChannelResponseModel", ChannelResponseModel)
 
