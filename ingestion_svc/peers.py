@@ -10,7 +10,7 @@ UNAVAILABLE as unreachable is, quoting memory's reason and words (its server ful
 org's share of it held by the org's other calls). Memory refusing a call for any other reason (its own status, e.g.
 INVALID_ARGUMENT) is FAILED_PRECONDITION MEMORY_REFUSED with memory's code and words: not
 retryable as is, and not this server's crash (R14-F4); memory's full or read-only disk is its
-own RESOURCE_EXHAUSTED STORAGE_FULL / STORAGE_READ_ONLY, passed on with its words. What is left — memory ending a
+own RESOURCE_EXHAUSTED STORAGE_FULL / STORAGE_READ_ONLY / FILE_SIZE_LIMIT, passed on with its words. What is left — memory ending a
 write stream without its answers, naming a record it was not sent — is a bug on one side of
 the contract and surfaces as INTERNAL.
 """
@@ -50,7 +50,7 @@ from mesh.runtime.storage import StorageFailure
 __all__ = ["MemoryClient", "WriteCounts"]
 
 _LOGGER = logging.getLogger(__name__)
-_STORAGE_REASONS = frozenset({"STORAGE_FULL", "STORAGE_READ_ONLY"})
+_STORAGE_REASONS = frozenset({"STORAGE_FULL", "STORAGE_READ_ONLY", "FILE_SIZE_LIMIT"})
 SCAN_BATCH = 5000
 _FIRST_US = int(dt.datetime.combine(MIN_DATE, dt.time(), dt.UTC).timestamp()) * 1_000_000
 _LAST_US = (

@@ -55,7 +55,8 @@ class ScanSnapshotExpired(ResourceExhausted):
 
 
 class ScanSnapshotsBusy(ResourceExhausted):
-    """Every snapshot a process may hold is held by an open Scan."""
+    """Every snapshot a process may hold is held by an open Scan (SCAN_SNAPSHOTS_EXHAUSTED),
+    or the org's own Scans hold its share of them (SCAN_ORG_SHARE_EXHAUSTED)."""
 
     default_reason = "SCAN_SNAPSHOTS_EXHAUSTED"
 
@@ -196,6 +197,8 @@ class ScanSnapshots:
                     "LIFTOS_MEMORY_SCAN_SNAPSHOTS; the rest are kept for other orgs): read "
                     "or cancel the org's open Scans, then retry",
                     retry_after_s=1.0,
+                    # its own reason: the org's own Scans are what to end; other orgs' are served
+                    reason="SCAN_ORG_SHARE_EXHAUSTED",
                 )
             if len(self._open) + self._starting >= self.max_open:
                 raise ScanSnapshotsBusy(

@@ -28,7 +28,8 @@ any other metadata or a request's content.
 
 A request stream of an org's key (Ingest, WriteStream, Write) that the server has answered
 in full and that sends nothing for ``stream_idle_s`` (``LIFTOS_STREAM_IDLE_S``) is ended
-RESOURCE_EXHAUSTED with RetryInfo: its slot, and what it holds at memory, go back (R46-F2).
+RESOURCE_EXHAUSTED STREAM_IDLE with RetryInfo: its slot, and what it holds at memory, go back
+(R46-F2).
 
 The same call records its metrics (mesh.runtime.metrics, when the server has them: count and
 duration by code, calls in flight, a service's response observers) and its SERVER span
@@ -552,6 +553,7 @@ class _Call:
                     "message sent was answered: open a new stream for the next (the SDK "
                     "does)",
                     retry_after_s=RETRY_AFTER_S,
+                    reason="STREAM_IDLE",
                 )
             wait = _IDLE_TICK_S if left is None else left - time.monotonic()
             await asyncio.wait((task,), timeout=max(min(wait, _IDLE_TICK_S), 0.01))

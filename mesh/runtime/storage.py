@@ -22,11 +22,11 @@ the operator's fix instead of SQLite's "disk I/O error" / "unable to open databa
 INTERNAL:
 
 - the process's open-file limit (EMFILE/ENFILE; SQLITE_CANTOPEN while no descriptor is left):
-  it clears as other calls end, so this one carries a RetryInfo (reason RESOURCE_EXHAUSTED)
+  it clears as other calls end, so this one carries a RetryInfo (reason OPEN_FILE_LIMIT)
   and a retry is expected to succeed; the message names the limit and ``ulimit -n``;
 - the file-size limit (RLIMIT_FSIZE; Python ignores SIGXFSZ, so a write past it fails EFBIG,
-  which SQLite reports as an I/O error or a full disk): STORAGE_FULL naming the file, the
-  limit and ``ulimit -f``;
+  which SQLite reports as an I/O error or a full disk): FILE_SIZE_LIMIT naming the file, the
+  limit and ``ulimit -f`` (no RetryInfo: it stays until the operator raises the limit);
 - SQLite's temporary-file directory (statement journals, temporary tables, sorts that spill:
   SQLITE_TMPDIR, else TMPDIR, else /var/tmp, /usr/tmp, /tmp), not the data dir, full or out of
   inodes: STORAGE_FULL naming that directory and SQLITE_TMPDIR. Temporary files stay where
@@ -236,7 +236,8 @@ def storage_failure(
             f"{lost} in a few seconds, as other calls end; if it recurs, raise {owner}'s "
             "open-file limit (ulimit -n, systemd LimitNOFILE=)"
         )
-        reason, retry_after_s = "RESOURCE_EXHAUSTED", OPEN_FILES_RETRY_S
+        reason = "OPEN_FILE_LIMIT"
+        retry_after_s = OPEN_FILES_RETRY_S
     elif kind == "file-size":
         file = _at_size_limit(where) or getattr(exc, "filename", None) or where
         fsize = _size_limit()
@@ -246,6 +247,7 @@ def storage_failure(
             f"after raising {owner}'s file-size limit (ulimit -f unlimited, systemd "
             "LimitFSIZE=infinity, or prlimit --fsize on the running process)"
         )
+        reason = "FILE_SIZE_LIMIT"
     else:
         temp = sqlite_temp_dir()
         message = (

@@ -98,6 +98,7 @@ def test_a_scan_past_the_open_file_limit_is_retryable_and_names_the_limit(
         assert refused is not None, "the open-file limit was never reached"
         status = decode_status(refused)
         assert status.code == grpc.StatusCode.RESOURCE_EXHAUSTED, status.message
+        assert status.reason == "OPEN_FILE_LIMIT"  # its own reason, not a generic one (s21)
         assert status.retry_after_s is not None and status.retry_after_s > 0
         assert "memory is out of file descriptors" in status.message
         assert f"its open-file limit is {LIMIT}" in status.message

@@ -121,7 +121,9 @@ def _scan(address: str, key: str, org: str) -> int | grpc.RpcError:
 
 def test_an_org_holding_its_share_of_snapshots_leaves_the_others_served(tmp_path: Path) -> None:
     """Before: org_a's stalled Scans took all 8 snapshots and org_b's Scan (its key's, and
-    causal's on its behalf) was refused SCAN_SNAPSHOTS_EXHAUSTED."""
+    causal's on its behalf) was refused SCAN_SNAPSHOTS_EXHAUSTED. The refusal of org_a's own
+    Scan past its share has a reason of its own, SCAN_ORG_SHARE_EXHAUSTED (s21; before, the
+    process-wide SCAN_SNAPSHOTS_EXHAUSTED, though the process had room)."""
     with _memory(tmp_path) as address:
         held = _Stalled(address, "ka", "org_a", SNAPSHOTS)
         try:
@@ -129,7 +131,7 @@ def test_an_org_holding_its_share_of_snapshots_leaves_the_others_served(tmp_path
             code, reason, _ = reason_and_fields(held.refused[0])
             assert (code, reason) == (
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
-                "SCAN_SNAPSHOTS_EXHAUSTED",
+                "SCAN_ORG_SHARE_EXHAUSTED",
             )
             details = held.refused[0].details()
             assert f"org 'org_a' has {SHARE} Scans reading" in details, details
@@ -138,6 +140,7 @@ def test_an_org_holding_its_share_of_snapshots_leaves_the_others_served(tmp_path
             # a service Scanning for org_a meets org_a's share: counted by the Scan's org_id
             assert isinstance(by_service := _scan(address, "kcau", "org_a"), grpc.RpcError)
             assert f"org 'org_a' has {SHARE}" in by_service.details()
+            assert reason_and_fields(by_service)[1] == "SCAN_ORG_SHARE_EXHAUSTED"
             # the other org is served, by its own key and by a service on its behalf
             assert _scan(address, "kb", "org_b") == N
             assert _scan(address, "kcau", "org_b") == N

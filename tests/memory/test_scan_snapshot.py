@@ -159,12 +159,17 @@ def test_open_snapshots_are_bounded(tmp_path: Path, store_url: str) -> None:
     Scans are served again."""
     with _serve(tmp_path, store_url, scan_snapshots=1) as stub:
         write(stub, ORG, _records())
-        held = stub.Scan(memory_pb.ScanRequest(org_id=ORG, batch_size=10), timeout=60)
+        # another org holds the one snapshot: ORG's Scan meets the process's bound, not its
+        # own share (SCAN_ORG_SHARE_EXHAUSTED, tests/memory/test_scan_share.py)
+        other = "snap_other"
+        write(stub, other, synthetic_records(other, 40, seed=12, campaigns=2, geos=2))
+        held = stub.Scan(memory_pb.ScanRequest(org_id=other, batch_size=10), timeout=60)
         next(held)
         with pytest.raises(grpc.RpcError) as err:
             scan_all(stub, org_id=ORG)
         code, reason, _ = reason_and_fields(err.value)
         assert (code, reason) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "SCAN_SNAPSHOTS_EXHAUSTED")
+        assert "Scans are reading at once from this memory process" in err.value.details()
         assert "LIFTOS_MEMORY_SCAN_SNAPSHOTS" in err.value.details()
         held.cancel()
         deadline = time.monotonic() + 30

@@ -2,9 +2,11 @@
 "internal error" (INTERNAL, which ingestion turned into a permanent MEMORY_REFUSED):
 
 - out of file descriptors (EMFILE; SQLite's "unable to open database file"): RESOURCE_EXHAUSTED
-  with a RetryInfo, naming the open-file limit and ``ulimit -n``;
-- past the file-size limit (EFBIG; SQLite's "disk I/O error"): STORAGE_FULL naming the file,
-  the limit and ``ulimit -f``; the checkpointer says so too, and backs off while it fails;
+  OPEN_FILE_LIMIT with a RetryInfo, naming the open-file limit and ``ulimit -n``;
+- past the file-size limit (EFBIG; SQLite's "disk I/O error"): RESOURCE_EXHAUSTED
+  FILE_SIZE_LIMIT (no RetryInfo) naming the file, the limit and ``ulimit -f``; the
+  checkpointer says so too, and backs off while it fails (s21: both had reused a reason,
+  RESOURCE_EXHAUSTED and STORAGE_FULL, so a client could not tell them from a full disk);
 - SQLite's temporary-file directory full while the data dir has room: STORAGE_FULL naming
   that directory and SQLITE_TMPDIR, not "the disk is full at <data dir>".
 
@@ -115,7 +117,7 @@ def test_out_of_file_descriptors_is_a_retryable_resource_exhausted(tmp_path: Pat
     got = _child(_OUT_OF_FDS, tmp_path)
     assert [o[0] for o in got["out"]] == ["connect_durable", "sqlite3.connect"], got
     for how, kind, words, reason, retry, message in got["out"]:
-        assert (reason, retry) == ("RESOURCE_EXHAUSTED", storage.OPEN_FILES_RETRY_S), (
+        assert (reason, retry) == ("OPEN_FILE_LIMIT", storage.OPEN_FILES_RETRY_S), (
             how,
             kind,
             words,
@@ -125,7 +127,7 @@ def test_out_of_file_descriptors_is_a_retryable_resource_exhausted(tmp_path: Pat
         assert f"{LOST} in a few seconds" in message and "ulimit -n" in message
     # the connect's own failure is the kernel's EMFILE, SQLite's is CANTOPEN (it says no more)
     assert got["out"][0][1] == "OSError" and got["out"][1][2] == "unable to open database file"
-    failure = StorageFailure("m", reason="RESOURCE_EXHAUSTED", retry_after_s=2.0)
+    failure = StorageFailure("m", reason="OPEN_FILE_LIMIT", retry_after_s=2.0)
     status = to_rpc_status(failure)
     assert status.code == code_pb2.RESOURCE_EXHAUSTED
     assert any("RetryInfo" in d.type_url for d in status.details)  # the caller may retry
@@ -136,7 +138,7 @@ def test_past_the_file_size_limit_names_the_limit_and_the_checkpointer_backs_off
 ) -> None:
     got = _child(_PAST_FILE_SIZE, tmp_path)
     kind, reason, message, cause = got["raised"]
-    assert (kind, reason) == ("StorageFailure", "STORAGE_FULL"), got
+    assert (kind, reason) == ("StorageFailure", "FILE_SIZE_LIMIT"), got
     assert cause in ("disk I/O error", "database or disk is full")  # SQLite's own words
     assert f"memory's file {tmp_path / 'm.sqlite'}" in message
     assert "reached the file-size limit (1,048,576 bytes" in message

@@ -19,6 +19,7 @@ from liftos.v1 import memory_pb2 as memory_pb
 from mesh.runtime.auth import AuthConfig
 from mesh.runtime.channels import auth_metadata
 from mesh.runtime.interceptor import STREAM_IDLE_ENV, ServiceInterceptor
+from mesh.runtime.status import decode_status
 
 IDLE_S = 1.0
 SLOW_S = 2.0  # each answer comes later than the bound
@@ -83,3 +84,4 @@ def test_a_client_silent_past_the_bound_after_its_answers_is_ended() -> None:
     assert f"sent nothing for {IDLE_S:g} s after its last answer ({STREAM_IDLE_ENV})" in (
         error.details() or ""
     )
+    assert decode_status(error).reason == "STREAM_IDLE"  # its own reason (s21), not a generic one

@@ -108,7 +108,10 @@ class IngestionServiceServicer:
         Errors: INVALID_ARGUMENT (no org_id, unknown source, no batch_id, unknown account time
         zone or currency, generic source without a date column; an org_id other than the
         stream's first: one stream carries one org; every field named), RESOURCE_EXHAUSTED
-        (batch over the 10,000-row limit), ALREADY_EXISTS BATCH_ID_REUSED (batch_id acked before,
+        (batch over the 10,000-row limit; memory's disk full or a store file at its file-size
+        limit, memory's STORAGE_FULL / FILE_SIZE_LIMIT passed on: the batch was not acked;
+        STREAM_IDLE with RetryInfo: a stream answered in full that sent nothing for
+        LIFTOS_STREAM_IDLE_S, open a new one), ALREADY_EXISTS BATCH_ID_REUSED (batch_id acked before,
         or in flight on another call, for a different request: its rows, pulled_at, row_offset,
         account or mapping, the message names which; the same request in flight waits for that
         call's ack), FAILED_PRECONDITION MEMORY_REFUSED (the memory service refused the write),

@@ -11080,7 +11080,10 @@ class IngestionServiceStub:
         Errors: INVALID_ARGUMENT (no org_id, unknown source, no batch_id, unknown account time
         zone or currency, generic source without a date column; an org_id other than the
         stream's first: one stream carries one org; every field named), RESOURCE_EXHAUSTED
-        (batch over the 10,000-row limit), ALREADY_EXISTS BATCH_ID_REUSED (batch_id acked before,
+        (batch over the 10,000-row limit; memory's disk full or a store file at its file-size
+        limit, memory's STORAGE_FULL / FILE_SIZE_LIMIT passed on: the batch was not acked;
+        STREAM_IDLE with RetryInfo: a stream answered in full that sent nothing for
+        LIFTOS_STREAM_IDLE_S, open a new one), ALREADY_EXISTS BATCH_ID_REUSED (batch_id acked before,
         or in flight on another call, for a different request: its rows, pulled_at, row_offset,
         account or mapping, the message names which; the same request in flight waits for that
         call's ack), FAILED_PRECONDITION MEMORY_REFUSED (the memory service refused the write),
@@ -11346,8 +11349,12 @@ class MemoryServiceStub:
         in refused_count and lists it in rejections (index, id, field path, reason) within a
         bound. Errors, which refuse the whole message and end the stream: INVALID_ARGUMENT (no
         or a bad org_id, or one differing from the stream's first message),
-        RESOURCE_EXHAUSTED (more than 10,000 records in a message, or message too large),
-        FAILED_PRECONDITION (the org's embedder is not installed).
+        RESOURCE_EXHAUSTED (more than 10,000 records in a message, or message too large; the
+        server's disk full, STORAGE_FULL, or a store file at its file-size limit,
+        FILE_SIZE_LIMIT: nothing of the message stored; out of file descriptors,
+        OPEN_FILE_LIMIT, and a stream of an org's key answered in full that sent nothing for
+        LIFTOS_STREAM_IDLE_S, STREAM_IDLE: both with RetryInfo), FAILED_PRECONDITION (the org's
+        embedder is not installed).
         """
 
         return self._channel.stream_unary(
@@ -11383,7 +11390,10 @@ class MemoryServiceStub:
         (server setting LIFTOS_MEMORY_SCAN_SNAPSHOT_S, 120 s by default) and a bounded number
         are open at once (LIFTOS_MEMORY_SCAN_SNAPSHOTS, 32): a Scan read for longer fails
         RESOURCE_EXHAUSTED with reason SCAN_SNAPSHOT_EXPIRED, one started while all are open
-        RESOURCE_EXHAUSTED with reason SCAN_SNAPSHOTS_EXHAUSTED (both with RetryInfo: scan again).
+        RESOURCE_EXHAUSTED with reason SCAN_SNAPSHOTS_EXHAUSTED, one started while the org's own
+        Scans hold its share (a quarter of them) RESOURCE_EXHAUSTED with reason
+        SCAN_ORG_SHARE_EXHAUSTED, one that finds the server out of file descriptors
+        RESOURCE_EXHAUSTED with reason OPEN_FILE_LIMIT (all with RetryInfo: scan again).
         Errors: INVALID_ARGUMENT (no org_id, bad range, batch_size out of range, a campaign /
         channel / geo / experiment the org has no records of, unless allow_unknown_values),
         NOT_FOUND (org has no records).
