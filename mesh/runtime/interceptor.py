@@ -10,7 +10,9 @@
    counted against the share of the org its first message names (``_Call.named``), so the
    share follows a call made on an org's behalf through ingestion, causal, surfacing, llm;
 4. run the handler, with the service's own key in ``OUTGOING_KEY`` for the calls it makes,
-   log the call and turn domain exceptions into rich statuses.
+   log the call and turn domain exceptions into rich statuses (and the process out of file
+   descriptors, wherever the handler met it, into RESOURCE_EXHAUSTED OPEN_FILE_LIMIT with a
+   RetryInfo rather than INTERNAL: mesh.runtime.storage.open_files_failure).
 
 grpc reads a unary request whole (up to the server's maximum message size) before it calls a
 unary handler, so every method is served as a request *stream*: a unary-request method gets a
@@ -64,9 +66,15 @@ from mesh.runtime.auth import (
 )
 from mesh.runtime.channels import OUTGOING_KEY, REQUEST_ID, REQUEST_ID_HEADER
 from mesh.runtime.config import DEFAULT_MAX_INFLIGHT, env_number, org_share
-from mesh.runtime.exceptions import InvalidInput, PermissionDenied, ResourceExhausted
+from mesh.runtime.exceptions import (
+    InvalidInput,
+    LiftosError,
+    PermissionDenied,
+    ResourceExhausted,
+)
 from mesh.runtime.metrics import ResponseObserver, ServiceMetrics
 from mesh.runtime.status import grpc_code, to_rpc_status
+from mesh.runtime.storage import open_files_failure
 
 _LOGGER = logging.getLogger("liftos.rpc")
 _HEALTH = "/grpc.health.v1.Health/"
@@ -89,6 +97,9 @@ _IDLE_TICK_S = 1.0
 # The principals of the services (a key ``service=NAME`` or a client certificate): their
 # calls are counted against the org their request names.
 _SERVICES = frozenset(service_principal(name) for name in SERVICE_SCOPES)
+
+# What a call that failed for want of a file descriptor, where no store said more, lost.
+_UNFINISHED = "the call did not finish — send it again"
 
 # Who the call being handled comes from, for a service's audit lines (an erasure): the label
 # of the caller's key ("org_a", "service ingestion"; never the key), or NO_AUTH when the
@@ -196,6 +207,13 @@ def _code_of(exc: BaseException) -> str:
     if isinstance(exc, NotImplementedError):
         return "UNIMPLEMENTED"
     return grpc_code(to_rpc_status(exc).code).name
+
+
+def _service_of(method: str) -> str:
+    """ "memory" for ``/liftos.v1.MemoryService/Scan``: the service a log line or a message
+    names."""
+    service = method.lstrip("/").split("/", 1)[0].rsplit(".", 1)[-1]
+    return service.removesuffix("Service").lower() or "this service"
 
 
 def _cert_cn(context: grpc.aio.ServicerContext) -> str | None:
@@ -579,6 +597,11 @@ class _Call:
             if isinstance(exc, asyncio.CancelledError):
                 code = _abandoned(self._context)
             elif isinstance(exc, Exception) and not isinstance(exc, grpc.aio.AbortError):
+                if not isinstance(exc, LiftosError):
+                    # out of file descriptors wherever it was met: retryable, naming the
+                    # limit, not INTERNAL (the stores' own statements say so themselves)
+                    owner = _service_of(self._policy.method)
+                    exc = open_files_failure(exc, owner=owner, lost=_UNFINISHED) or exc
                 code = _code_of(exc)
                 message = (
                     f"{self._policy.method} is not implemented yet"

@@ -54,6 +54,7 @@ __all__ = [
     "StorageFailure",
     "StorageUnwritable",
     "check_writable",
+    "open_files_failure",
     "sqlite_temp_dir",
     "storage_failure",
 ]
@@ -201,6 +202,26 @@ def _words(exc: BaseException) -> str:
         return exc.strerror
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def open_files_failure(exc: BaseException, *, owner: str, lost: str) -> StorageFailure | None:
+    """``exc``, or an exception it was raised from or during, as OPEN_FILE_LIMIT when it is
+    this process out of file descriptors (EMFILE/ENFILE, or SQLite's "unable to open database
+    file" while none is left); else None.
+
+    For a failure nothing closer classified: a connection or file opened outside a store's
+    statements (``sqlite3.connect``, a reader connection a new worker thread opens, a plain
+    ``open``), which read INTERNAL before (R49-F2 covered only memory's Scan). Other kinds
+    (a full disk) are left alone here: without the store's directory their words would name
+    no place."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, OSError | sqlite3.Error) and _kind(cause, "") == "open-files":
+            return storage_failure(cause, "", owner=owner, lost=lost)
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def storage_failure(
