@@ -92,7 +92,9 @@ def lag_features(cube: np.ndarray, decay: float) -> pd.DataFrame:
             out[f"{metric}_lag_{k}"] = cube[:, k, m]
     spend = cube[:, :, 0]
     weights = decay ** np.arange(MAX_LAG + 1)
-    out["adstock_spend"] = np.nan_to_num(spend, nan=0.0) @ weights
+    # a row-wise sum, not ``spend @ weights``: the matrix product's BLAS kernel depends on the
+    # number of rows, which moved a row's last bit with the batch it came in (R47-F2)
+    out["adstock_spend"] = (np.nan_to_num(spend, nan=0.0) * weights).sum(axis=1)
     out["adstock_decay"] = np.full(cube.shape[0], decay)
     week = spend[:, 1:8]
     full = ~np.isnan(week).any(axis=1)

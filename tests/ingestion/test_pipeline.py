@@ -15,7 +15,7 @@ import pytest
 import sim
 from ingestion_svc.external_factors import FactorTable
 from ingestion_svc.history import StreamHistory
-from ingestion_svc.lags import ADSTOCK_DECAY, lag_features
+from ingestion_svc.lags import ADSTOCK_DECAY, MAX_LAG, lag_features
 from ingestion_svc.pipeline import BatchResult, Settings, finish, prepare
 from tests.ingestion.conftest import PULLED, account_of, clean_line, dumps, raw_batch
 
@@ -211,6 +211,22 @@ def test_lag_features_by_hand() -> None:
     full = lag_features(_series([float(v) for v in range(29)]), 0.0).iloc[0]
     assert full["spend_rolling_mean_7"] == pytest.approx(np.mean(range(1, 8)))
     assert full["adstock_spend"] == 0.0 and full["lag_history_days"] == 28
+
+
+def test_a_rows_lag_features_do_not_depend_on_the_rows_beside_it() -> None:
+    """The same row's window gives the same numbers, bit for bit, in a batch of any size:
+    adstock was a matrix product, whose BLAS kernel (and so its last bit) changes with the
+    number of rows, so a row's adstock moved with how its export was cut (R47-F2)."""
+    rng = np.random.default_rng(0)
+    cube = rng.random((1000, MAX_LAG + 1, 3)) * 100.0
+    cube[rng.random(cube.shape) < 0.1] = np.nan
+    whole = lag_features(cube, ADSTOCK_DECAY["tiktok"])
+    for n in (1, 7, 33, 100, 399, 400):
+        part = lag_features(cube[:n], ADSTOCK_DECAY["tiktok"])
+        for column in whole.columns:
+            np.testing.assert_array_equal(
+                part[column].to_numpy(), whole[column].to_numpy()[:n], err_msg=f"{column} n={n}"
+            )
 
 
 def test_lags_come_from_history_and_the_batch(world: sim.SimResult) -> None:

@@ -3,7 +3,8 @@
 separate batches (separate calls) of the same pull, is neither, while a later pull's row
 behind its series still is. Through the pipeline as Ingest runs it (prepare + finish, the
 stream's history kept between batches and calls). The lag features are not yet independent of
-the cut into batches: an xfail (strict) says so until they are."""
+the cut into batches: an xfail (strict) says so until memory can take a refill of the pull's
+earlier records (design and proto proposal: /work/notes/s21/P2_notes.md)."""
 
 from __future__ import annotations
 
@@ -109,8 +110,8 @@ def test_a_later_pulls_row_behind_its_series_is_still_late(world: sim.SimResult)
 @pytest.mark.xfail(
     strict=True,
     reason="R47-F2 lags: a record written in batch k cannot see the days its pull brings in "
-    "batch k+1; needs a refill of the pull's earlier records or lags derived in memory "
-    "(/work/notes/s20/FD_notes.md)",
+    "batch k+1; the refill of the pull's earlier records needs memory to rewrite a record at "
+    "its own version (a proto change: /work/notes/s21/P2_notes.md)",
 )
 @pytest.mark.parametrize("variant", ["shuffled", "split"])
 def test_one_pull_stores_the_same_lag_features_in_any_order(
