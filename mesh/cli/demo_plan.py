@@ -216,8 +216,10 @@ def design(r: surfacing_pb.DesignExperimentResponse, channel: str, why: str, out
             power = "—" if math.isnan(p.power) else f"{p.power:.0%}"
             out(f"    {p.duration_days:3d} days: power {power:>4} at the expected effect; "
                 f"minimum detectable lift {p.minimum_detectable_lift:.1%}")  # fmt: skip
-        out(f"  recommended: {c.recommended_duration_days} days"
-            + ("" if c.feasible else f" (not reachable: {c.reason})"))  # fmt: skip
+        if c.feasible:
+            out(f"  recommended: {c.recommended_duration_days} days")
+        else:  # as `liftos design` (R48-F3): no "recommended" for a test at a few % power
+            out(f"  no duration checked reaches the target power: {c.reason}")
     # The power at the interval's lower bound, per duration, and whether the recommendation
     # holds there (no proto field carries it: the response's warnings do).
     for w in r.warnings:
