@@ -611,7 +611,7 @@ def detect_budget_response(
     # total): an equal-weight mean would carry the small geos' Poisson noise into every geo-day
     share = orders.mean(axis=1) / orders.mean(axis=1).sum()
     common_orders = share @ log_orders
-    weekday = days.dayofweek.to_numpy()
+    weekday = days.day_of_week.to_numpy()
     has_sends = bool(sends.sum() > 0)
 
     checkpoint()

@@ -41,7 +41,7 @@ def flighted(days: int = 364, seed: int = 7) -> Flighted:
     dates = pd.date_range(START, periods=days, freq="D")
     pop = np.array(list(STATES.values()), dtype=np.float64)
     share = pop / pop.sum()
-    season = 1 + 0.15 * np.sin(2 * np.pi * np.arange(days) / 364) + 0.1 * (dates.dayofweek >= 5)
+    season = 1 + 0.15 * np.sin(2 * np.pi * np.arange(days) / 364) + 0.1 * (dates.day_of_week >= 5)
     media, outcome = [], []
     for gi, state in enumerate(STATES):
         geo = f"US-{state}"

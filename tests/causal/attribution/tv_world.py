@@ -35,7 +35,7 @@ def tv_world(
     (``promo``: N(0, 1), revenue × exp(0.02·promo)) and lognormal noise of sd ``noise``."""
     rng = np.random.default_rng(seed)
     dates = pd.date_range(dt.date(2024, 1, 1), periods=days)
-    week = 1.0 + 0.1 * (dates.dayofweek >= 5) if weekend else np.ones(days)
+    week = 1.0 + 0.1 * (dates.day_of_week >= 5) if weekend else np.ones(days)
     outcome, media, controls, incremental, spent = [], [], [], 0.0, 0.0
     for state in STATES[:states]:
         size = rng.uniform(0.5, 2.0)
