@@ -26,7 +26,9 @@ is decided by id as well.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -158,12 +160,9 @@ class Searcher:
         idx = self.indexes.get(org_id)
         if idx is None:
             raise OrgNotFound(org_id)
-        fetch = k + TIE_MARGIN
-        while True:
-            scores, seqs, filtered = self._best(org_id, idx, query, flt, fetch)
-            if not _tie_cut(scores, k, fetch):
-                break
-            fetch *= 4
+        best = _past_ties(k, lambda fetch: self._best(org_id, idx, query, flt, fetch))
+        assert best is not None  # _best always answers
+        scores, seqs, filtered = best
         idx = self.indexes.get(org_id) or idx
         found = _ranked(self._hits(org_id, scores, seqs), k)
         payloads = (
@@ -222,14 +221,16 @@ class Searcher:
                 or idx.scan_cost(nprobe) > self.inline_search_cost
             ):
                 return None
-            fetch = k + TIE_MARGIN
-            while True:
+
+            def probe(fetch: int) -> tuple[np.ndarray, np.ndarray] | None:
                 scores, seqs = idx.search(query, fetch, nprobe=nprobe)
-                if len(seqs) < min(fetch, idx.size):
-                    return None
-                if not _tie_cut(scores, k, fetch):
-                    break
-                fetch *= 4
+                # fewer than asked from the first probe: search() widens nprobe, off the loop
+                return (scores, seqs) if len(seqs) >= min(fetch, idx.size) else None
+
+            probed = _past_ties(k, probe)
+            if probed is None:
+                return None
+            scores, seqs = probed
             ids = record_ids.get(seqs)
             kind, size = idx.kind, idx.size
         finally:
@@ -312,6 +313,20 @@ class _Found:
 def _ranked(found: list[_Found], k: int) -> list[_Found]:
     """The best ``k``, equal scores in record id order (not the order they were written)."""
     return sorted(found, key=lambda h: (-h.score, h.record_id))[:k]
+
+
+_Best = TypeVar("_Best", bound=tuple[Any, ...])
+
+
+def _past_ties(k: int, best: Callable[[int], _Best | None]) -> _Best | None:
+    """``best(fetch)`` (its first item the scores, best first) for ``fetch`` = k +
+    ``TIE_MARGIN``, then four times as many while the last fetched may still tie the k-th
+    (:func:`_tie_cut`); None as soon as ``best`` declines (returns None). The one tie-fetch
+    loop of :meth:`Searcher.search` and :meth:`Searcher.search_now`."""
+    fetch = k + TIE_MARGIN
+    while (got := best(fetch)) is not None and _tie_cut(got[0], k, fetch):
+        fetch *= 4
+    return got
 
 
 def _tie_cut(scores: np.ndarray, k: int, fetched: int) -> bool:
