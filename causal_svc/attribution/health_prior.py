@@ -11,7 +11,12 @@ contribution's gradient in θ); the prior row alone would give it ``s²``, and e
 3.8]`` that are the prior's, which recommend read as measured and cut channels returning 2.0
 and 1.5 per unit at "80% confidence".
 
-Why the whole window and not each channel: in the simulator's ``demo`` worlds (a year, 10 geos,
+Per channel, the share travels with the planning models (:mod:`.planning`,
+``ChannelResponseModel.data_share``): the analysis reports the channel as estimated, and
+planning (Recommend, OptimizeBudget) moves no money on a channel under ``MIN_DATA_SHARE``
+(s21 P1; the threshold lives in :mod:`mesh.runtime.data_share`, which both services read).
+
+Why the whole window and not each channel here: in the simulator's ``demo`` worlds (a year, 10 geos,
 national rows as the accuracy bench fits them) single channels are as prior-bound as that
 shop's (meta retargeting: 3–14% of its precision from the data on development seeds 100–109),
 while the others are measured (meta prospecting 89–96%, SMS 39–74%). Flagging them one by one
@@ -29,16 +34,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mesh.runtime.data_share import MIN_DATA_SHARE
+
 from .fit import MMMFit
 from .health_outcome import HealthCheck, Verdict
 from .objective import t_residual
 
 __all__ = ["MIN_DATA_SHARE", "PriorBound", "prior_bound", "prior_bound_check"]
-
-# The data's share of a channel's effect precision under which it is the prior's, not a
-# measurement (ρ above 0.89: the posterior's sd within 11% of the prior's).
-MIN_DATA_SHARE = 0.2
-
 
 @dataclass(frozen=True, slots=True)
 class PriorBound:

@@ -28,6 +28,7 @@ import numpy as np
 from .channel_span import spans
 from .features import adstock_params, channel_curve
 from .fit import MMMFit
+from .health_prior import data_shares
 from .planning_draws import N_DRAWS, canonical_order, paired_draws
 from .transforms import apply_lags
 
@@ -60,6 +61,10 @@ class ResponseModel:
     # ``reference_spend`` was spent over those days only (R48-F2).
     active_days: int = 0
     stopped: bool = False
+    # The share of its effect's precision the data and lift tests supply
+    # (:func:`.health_prior.data_shares`); planning moves no money on one under
+    # ``MIN_DATA_SHARE``. None where the fit has no effect prior rows to judge it by.
+    data_share: float | None = None
 
     def outcome(self, spend: float, scale: float, half_saturation: float, shape: float) -> float:
         """f(spend) for one parameter set."""
@@ -93,6 +98,7 @@ def response_models(fit: MMMFit, *, seed: int = 0) -> list[ResponseModel]:
     unit = fit.inputs.unit(theta, layout)
     draws = _draws(fit, seed)
     ran = spans(panel.channels, panel.media)
+    shares = data_shares(fit)
     out = []
     for c, name in enumerate(panel.channels):
         sl = layout.nonlinear(c)
@@ -133,6 +139,7 @@ def response_models(fit: MMMFit, *, seed: int = 0) -> list[ResponseModel]:
                 note="" if panel.spend[c].sum() > 0 else "input is impressions (no spend)",
                 active_days=span.days if (span := ran.get(name)) is not None else 0,
                 stopped=span is not None and span.stopped,
+                data_share=shares.get(name),
             )
         )
     return out

@@ -272,7 +272,7 @@ def _response_model(m: ResponseModel, identified: bool) -> causal_pb.ChannelResp
         carryover=m.carryover.tolist(), identified=identified, note=m.note,
         adstock=_ADSTOCK.get(m.adstock, md_pb.ADSTOCK_TYPE_UNSPECIFIED),  # type: ignore[arg-type]
         adstock_params=list(m.adstock_params), baseline_outcome=m.baseline_outcome,
-        active_days=m.active_days, stopped=m.stopped,
+        active_days=m.active_days, stopped=m.stopped, data_share=m.data_share,
     )  # fmt: skip
 
 

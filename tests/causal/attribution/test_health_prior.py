@@ -6,6 +6,8 @@ with the reason; the same shop with 90 days, and the demo world, stay measured."
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from causal_svc.attribution import (
@@ -20,6 +22,8 @@ from causal_svc.attribution import (
 )
 from causal_svc.attribution.health import assess, channel_identification
 from causal_svc.attribution.health_prior import MIN_DATA_SHARE, data_shares
+from causal_svc.attribution.planning import response_models
+from causal_svc.convert.attribution import _response_model
 
 from .small_shop import small_shop
 
@@ -90,3 +94,23 @@ def test_a_measured_world_keeps_its_channels(demo_fit: MMMFit) -> None:
     assert max(shares.values()) > 0.5, shares
     health = assess(demo_fit, holdout=False)
     assert "prior_bound" not in {c.name for c in health.checks}
+
+
+def test_each_planning_model_carries_its_data_share(demo_fit: MMMFit) -> None:
+    """s21 P1 (R48-F1 per channel): the window measures most channels, so none is marked for
+    the prior, yet single channels are as prior-bound as R48's shop; the planning model
+    carries each one's share so planning can refuse to move money on it."""
+    shares = data_shares(demo_fit)
+    models = {m.channel: m for m in response_models(demo_fit)}
+    assert {c: m.data_share for c, m in models.items()} == pytest.approx(
+        {c: shares[c] for c in models}
+    )
+    # the demo's retargeting: a few % of its precision from the data (R48: 3–14% on 100–109)
+    low = [c for c, m in models.items() if (m.data_share or 1.0) < MIN_DATA_SHARE]
+    assert "meta_retargeting" in low, shares
+    wire = _response_model(models["meta_retargeting"], True)
+    assert wire.HasField("data_share")
+    assert wire.data_share == pytest.approx(shares["meta_retargeting"])
+    # a model without a share (none computed) leaves the field unset: "stored before it"
+    bare = _response_model(replace(models["meta_retargeting"], data_share=None), True)
+    assert not bare.HasField("data_share")
