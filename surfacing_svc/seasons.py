@@ -8,10 +8,18 @@ future: a merchant knows next year's peak weeks.
 
 How they combine (:func:`resolve_seasons`):
 
+- **A registered season recurs** past the last day the org registered a value for: each later
+  day takes the value of the same date a year (or more) earlier, or — where the org's last two
+  seasons moved with a holiday (a season that opens on Black Friday) — of the same day around
+  that holiday (:func:`_recurrence`). An org that registers its season as its history holds it
+  (the exports' way) keeps it next year, and the forecast says it assumed so. Days the org
+  registered, past or future, are read as registered: next year's dates, once registered, win.
 - **An org's season replaces the built-in one it overlaps**: a built-in season is dropped when
-  any day the org registered as inside one of its seasons (in any year) falls in the built-in
-  span. The org knows its own peak better than a national calendar; a built-in season the
-  org's do not touch stays.
+  one of the org's seasons is on (registered, or put there by its recurrence) for at least half
+  of the built-in span's days in some year. The org knows its own peak better than a national
+  calendar; a built-in season the org's do not cover stays (a cyber week on 1-2 December does
+  not stand for the gift weeks). Where the horizon reaches a dropped built-in span, the
+  forecast says which season stands for it.
 - **A season the history holds a week of** is a regressor of the baseline: its effect is
   estimated from those days and applied to its days ahead (the built-in ones only ever this
   way, as before).
@@ -33,7 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mesh.runtime.holiday_rules import GIFT_SEASON, gift_season
+from mesh.runtime.holiday_rules import GIFT_SEASON, gift_season, holiday_table
 
 __all__ = [
     "BUILT_IN_SEASON",
@@ -94,6 +102,19 @@ def _in_span(day: dt.date, span: tuple[tuple[int, int], tuple[int, int]]) -> boo
     return first <= (day.month, day.day) <= last
 
 
+def _covers(values: Mapping[dt.date, float], span: tuple[tuple[int, int], tuple[int, int]]) -> bool:
+    """Whether a registered season is on for at least half of a built-in season's days in some
+    year: the org's own version of it. A short season inside it (a cyber week on 1-2 December)
+    is not, and the built-in season stays beside it."""
+    first, last = span
+    length = (dt.date(2001, *last) - dt.date(2001, *first)).days + 1
+    per_year: dict[int, int] = {}
+    for d, v in values.items():
+        if v != 0 and _in_span(d, span):
+            per_year[d.year] = per_year.get(d.year, 0) + 1
+    return any(2 * k >= length for k in per_year.values())
+
+
 def _years_earlier(day: dt.date, years: int) -> dt.date | None:
     try:
         return day.replace(year=day.year - years)
@@ -103,6 +124,99 @@ def _years_earlier(day: dt.date, years: int) -> dt.date | None:
 
 def _span_text(days: list[dt.date]) -> str:
     return f"{days[0]}" if len(days) == 1 else f"{days[0]} to {days[-1]}"
+
+
+def _runs_text(days: list[dt.date]) -> str:
+    """Sorted days as their runs of consecutive days: "2024-12-01 to 2024-12-21, 2024-12-26"."""
+    runs: list[list[dt.date]] = []
+    for d in days:
+        if runs and (d - runs[-1][-1]).days == 1:
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    return ", ".join(_span_text(r) for r in runs)
+
+
+def _holiday_dates(country: str, first: int, last: int) -> dict[str, dict[int, dt.date]]:
+    """Per holiday name of ``country``, its (first) date in each of the years."""
+    try:
+        table = holiday_table(country, None, first, last) if country else {}
+    except NotImplementedError:  # a country the calendar package does not know: no holidays
+        table = {}
+    out: dict[str, dict[int, dt.date]] = {}
+    for day, name in sorted(table.items()):
+        out.setdefault(name, {}).setdefault(day.year, day)
+    return out
+
+
+def _recurrence(
+    values: Mapping[dt.date, float], holidays: Mapping[str, Mapping[int, dt.date]]
+) -> str | None:
+    """The holiday a registered season's dates move with, or None for the same calendar dates.
+
+    A season recurs on its calendar dates unless the org's last two years of it say otherwise:
+    where the later year's days are the earlier's moved by exactly as much as a holiday moved
+    (Thanksgiving, Easter), it recurs around that holiday. One year of it cannot tell, so the
+    calendar dates — what a gift season or a summer sale keeps — stand."""
+    inside = sorted(d for d, v in values.items() if v != 0)
+    years = sorted({d.year for d in inside})
+    if len(years) < 2:
+        return None
+    a, b = years[-2], years[-1]
+    earlier = {d for d in inside if d.year == a}
+    later = [d for d in inside if d.year == b]
+    if {_years_earlier(d, b - a) for d in later} == earlier:
+        return None
+    for name, dates in sorted(holidays.items()):
+        if a in dates and b in dates:
+            moved = dates[b] - dates[a]
+            if {d - moved for d in later} == earlier:
+                return name
+    return None
+
+
+def _source(
+    day: dt.date, years: int, mover: str | None, holidays: Mapping[str, Mapping[int, dt.date]]
+) -> dt.date | None:
+    """The day ``years`` occurrences before ``day`` of a season that recurs on its calendar
+    dates (``mover`` None) or around the holiday ``mover``."""
+    dates = holidays.get(mover, {}) if mover is not None else {}
+    near = [y for y in (day.year - 1, day.year, day.year + 1) if y in dates]
+    if not near:
+        return _years_earlier(day, years)
+    anchor = min(near, key=lambda y: abs((dates[y] - day).days))
+    if anchor - years not in dates:
+        return _years_earlier(day, years)
+    return dates[anchor - years] + (day - dates[anchor])
+
+
+def _recur(
+    values: Mapping[dt.date, float],
+    days: list[dt.date],
+    mover: str | None,
+    holidays: Mapping[str, Mapping[int, dt.date]],
+) -> tuple[dict[dt.date, float], dict[dt.date, dt.date]]:
+    """``values`` with every day of ``days`` after the last registered one given the value of
+    its date in the latest earlier year the org registered (a day of that year it left out is
+    outside, as it reads); a day no registered year reaches stays without one. With the day
+    each recurred day was read from."""
+    out = dict(values)
+    read: dict[dt.date, dt.date] = {}
+    if not values:
+        return out, read
+    first, last = min(values), max(values)
+    for day in (d for d in days if d > last):
+        for years in range(1, day.year - first.year + 2):
+            source = _source(day, years, mover, holidays)
+            if source is None:
+                continue
+            if source < first:
+                break
+            if source <= last:
+                out[day] = values.get(source, 0.0)
+                read[day] = source
+                break
+    return out, read
 
 
 def resolve_seasons(
@@ -125,18 +239,50 @@ def resolve_seasons(
     held_out = np.zeros(n, dtype=bool)
     warnings: list[str] = []
 
-    inside_any = [d for values in registered.values() for d, v in values.items() if v != 0]
+    holidays = _holiday_dates(country, min(d.year for d in days) - 1, days[-1].year + 1)
+    recurred: dict[str, dict[dt.date, float]] = {}
+    for name in sorted(registered):
+        values = registered[name]
+        mover = _recurrence(values, holidays)
+        recurred[name], read = _recur(values, days, mover, holidays)
+        later = [d for d in ahead if d in read]
+        if not later:
+            continue  # registered over the whole horizon (or nothing to recur from)
+        on = [d for d in later if recurred[name][d] != 0]
+        how = "the same calendar dates" if mover is None else f"the same days around {mover}"
+        said = ", ".join(str(y) for y in sorted({read[d].year for d in later}))
+        warnings.append(
+            f"season {name!r} is registered up to {max(values)}: the forecast assumes it recurs "
+            f"on {how} as in {said}, "
+            + (f"so {_runs_text(on)} in the horizon is inside it" if on else
+               f"when it was not on, so the horizon's {_span_text(later)} is outside it")
+            + "; register its dates ahead if they differ"
+        )  # fmt: skip
+
     for name, span in built_in(country).items():
-        if any(_in_span(d, span) for d in inside_any):
-            continue  # the org's own season replaces it
+        owners = sorted(own for own, values in recurred.items() if _covers(values, span))
         col = np.array([_in_span(d, span) for d in days], dtype=np.float64)
+        if owners:  # the org's own season replaces it; said where the horizon reaches it
+            span_ahead = [d for d in ahead if _in_span(d, span)]
+            covered = [d for d in span_ahead
+                       if any(recurred[o].get(d, 0.0) != 0 for o in owners)]  # fmt: skip
+            if span_ahead:
+                warnings.append(
+                    f"the built-in {name} ({_span_text(span_ahead)} in the horizon) is left out: "
+                    f"the org's season {', '.join(repr(o) for o in owners)} overlaps it and "
+                    "stands for it"
+                    + ("" if covered else ", and is not on any of those days, so the forecast "
+                       "holds no season lift there")
+                )  # fmt: skip
+            continue
         if col[:n].sum() >= MIN_SEASON_DAYS:
             names.append(name)
             columns.append(col)
 
     for name in sorted(registered):
         values = registered[name]
-        col = np.array([values.get(d, 0.0) != 0 for d in days], dtype=bool)
+        known = recurred[name]
+        col = np.array([known.get(d, 0.0) != 0 for d in days], dtype=bool)
         if any(v not in (0.0, 1.0) for v in values.values()):
             warnings.append(
                 f"season {name!r} holds values other than 0 and 1: a day is read as inside the "

@@ -1,0 +1,69 @@
+"""How an org's registered season recurs past its last registered day, and when it stands for
+the built-in one (surfacing_svc.seasons; R51-F2)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import holidays
+import numpy as np
+
+from surfacing_svc.seasons import BUILT_IN_SEASON, resolve_seasons
+
+
+def _dates(start: str, n: int) -> tuple[np.ndarray, list[dt.date]]:
+    dates = np.datetime64(start) + np.arange(n).astype("timedelta64[D]")
+    return dates, [d.item() for d in dates.astype("datetime64[D]")]
+
+
+def _on(seasons, name: str, days: list[dt.date], n: int) -> list[dt.date]:
+    column = seasons.columns[n:, seasons.names.index(name)]
+    return [days[n + i] for i in np.flatnonzero(column)]
+
+
+def _thanksgiving(year: int) -> dt.date:
+    return next(d for d, name in holidays.US(years=year).items() if "Thanksgiving" in name)
+
+
+def test_a_season_that_moves_with_thanksgiving_recurs_around_it() -> None:
+    """Thanksgiving to Cyber Monday, registered for 2022 and 2023 only: 2024's is the same days
+    around the holiday (28 November - 2 December), not 2023's calendar dates (23-27)."""
+    dates, days = _dates("2022-09-01", 770 + 120)  # history to 2024-10-09
+    week = {d: float(0 <= (d - _thanksgiving(d.year)).days <= 4) for d in days[:770]}
+    seasons = resolve_seasons(dates, 770, "US", {"cyber_week": week})
+    assert _on(seasons, "cyber_week", days, 770) == [dt.date(2024, 11, 28) + dt.timedelta(k)
+                                                     for k in range(5)]  # fmt: skip
+    (said,) = [w for w in seasons.warnings if "recurs" in w]
+    assert "around Black Friday" in said and "2024-11-28 to 2024-12-02" in said
+    # Five days of 1-21 December do not make it the org's gift season: the built-in one stays.
+    assert BUILT_IN_SEASON in seasons.names
+    assert not any("left out" in w for w in seasons.warnings)
+
+
+def test_one_year_of_a_season_recurs_on_its_calendar_dates_and_an_off_year_is_said() -> None:
+    """Registered for one year (a summer sale, 1-14 July 2023): next July's same dates; a
+    horizon that holds none of them is said to be outside it, and the built-in season, which
+    it does not touch, stays."""
+    dates, days = _dates("2023-01-01", 500 + 200)  # history to 2024-05-14
+    sale = {d: float(d.month == 7 and d.day <= 14) for d in days[:500]}
+    seasons = resolve_seasons(dates, 500, "US", {"summer_sale": sale})
+    assert _on(seasons, "summer_sale", days, 500) == [dt.date(2024, 7, 1) + dt.timedelta(k)
+                                                      for k in range(14)]  # fmt: skip
+    assert BUILT_IN_SEASON in seasons.names
+    short = resolve_seasons(dates[:530], 500, "US", {"summer_sale": sale})  # to 2024-06-13
+    (said,) = [w for w in short.warnings if "recurs" in w]
+    assert "when it was not on" in said and "2024-05-15 to 2024-06-13 is outside it" in said
+
+
+def test_an_explicit_future_wins_and_a_season_off_next_december_is_said() -> None:
+    """The org registers next December as outside its gift season (it moved the weeks to
+    November): no recurrence, and the dropped built-in season is said to hold no lift."""
+    dates, days = _dates("2023-09-01", 400 + 88)
+    gift = {d: float(d.month == 12 and d.day <= 21) for d in days[:400]}
+    gift |= {d: float(d.month == 11) for d in days[400:]}
+    seasons = resolve_seasons(dates, 400, "US", {"gift_season": gift})
+    assert BUILT_IN_SEASON not in seasons.names
+    assert _on(seasons, "gift_season", days, 400)[0] == dt.date(2024, 11, 1)
+    assert not any("recurs" in w for w in seasons.warnings)
+    (said,) = [w for w in seasons.warnings if BUILT_IN_SEASON in w]
+    assert "no season lift there" in said
