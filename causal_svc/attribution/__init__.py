@@ -33,6 +33,7 @@ from mesh.runtime.money import (
 
 from .calibration import LiftTest, usable_lift_tests
 from .counterfactual import ChannelChange, CounterfactualResult, SpendChange, counterfactual, plan
+from .external_series import with_external_series
 from .fit import FitState, MMMFit, fit_mmm, restore_fit, state_from_bytes, state_to_bytes
 from .health import (
     HealthCheck,
@@ -44,7 +45,7 @@ from .health import (
 )
 from .identification_choice import IdentificationChoice, choose_identification
 from .inference import Evaluator, Interval
-from .panel import MediaPanel, panel_from_frames, with_external_series
+from .panel import MediaPanel, panel_from_frames
 from .panel_sums import panel_from_aggregates, spend_outside
 from .planning import ResponseModel
 from .scores import CampaignScore, ChannelScore, ResponseCurve

@@ -14,15 +14,14 @@ email channel's cost is not per send): the response is driven by what reaches pe
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from causal_svc.errors import InsufficientData, InvalidSpec
-from mesh.runtime.cadence import looks_weekly, weekly_series
+from mesh.runtime.cadence import looks_weekly
 from mesh.runtime.quoting import shown, shown_all
 
 from .channel_span import span_notes
@@ -33,8 +32,7 @@ from .geo_size import geo_population
 from .partial_gaps import fill_partial_gaps
 from .spend_scale import spend_scale_findings
 
-__all__ = ["FIRST_PARTY_SOURCE", "DataCheck", "MediaPanel", "panel_from_frames",
-           "with_external_series"]  # fmt: skip
+__all__ = ["FIRST_PARTY_SOURCE", "DataCheck", "MediaPanel", "panel_from_frames"]
 
 # The source whose rows carry the business's own outcome (orders.csv ingested as generic).
 FIRST_PARTY_SOURCE = "generic"
@@ -606,70 +604,3 @@ def _campaigns(
     platform = np.zeros(len(names))
     np.add.at(platform, k[ok], frame["platform_outcome"].to_numpy(np.float64)[ok])
     return names, chan, spend, x, platform
-
-
-def with_external_series(
-    panel: MediaPanel, series: Sequence[tuple[str, str, Sequence[dt.date], Sequence[float]]]
-) -> MediaPanel:
-    """The panel with registered external series: (name, geo, days, values); a series for
-    every geo (geo "") is national, one per geo a geo-varying control. Days outside the panel
-    are ignored; missing days stay NaN (the national design fills them with the mean). A
-    series dated one weekday only is weekly (a promotions calendar or an index kept per week):
-    each value is carried over the six days after its date, said in a warning — filled with the
-    series mean instead, a promotion week read as a Monday of promotion and six average days
-    (audit R4 F10)."""
-    index = {np.datetime64(d, "D"): i for i, d in enumerate(panel.dates)}
-    panel_days = panel.dates.astype("datetime64[D]").astype(np.int64)
-    national = dict(panel.national)
-    per_geo: dict[str, np.ndarray] = {k: v.copy() for k, v in panel.controls.items()}
-    geo_index = {g.upper(): i for i, g in enumerate(panel.geos)}
-    weekly: dict[str, tuple[str, int]] = {}
-    for name, geo, days, values in series:
-        epoch = np.array([np.datetime64(d, "D") for d in days]).astype(np.int64)
-        day = weekly_series(epoch)
-        pos: list[tuple[int, float]]
-        if day:
-            arr = _carried_over_week(panel_days, epoch, np.asarray(values, dtype=np.float64))
-            pos = [(int(i), float(arr[i])) for i in np.flatnonzero(np.isfinite(arr))]
-            weekly.setdefault(name, (day, int(np.unique(epoch).size)))
-        else:
-            at = [(index.get(np.datetime64(d, "D")), v) for d, v in zip(days, values, strict=True)]
-            pos = [(i, v) for i, v in at if i is not None]
-        if not pos:
-            continue
-        if not geo:
-            arr = np.full(panel.n_days, np.nan)
-            for i, v in pos:
-                arr[i] = v
-            national[name] = arr
-            continue
-        g = geo_index.get(geo.upper(), geo_index.get(geo.upper().rsplit("-", 1)[-1]))
-        if g is None:
-            continue
-        grid = per_geo.setdefault(name, np.full((panel.n_geos, panel.n_days), np.nan))
-        for i, v in pos:
-            grid[g, i] = v
-    controls = {
-        k: np.where(np.isfinite(v), v, np.nanmean(v)) for k, v in per_geo.items()
-        if np.isfinite(v).any()
-    }  # fmt: skip
-    notes = [
-        f"external factor {name} has values on {day}s only ({n} dates): read as weekly, each "
-        "value carried over the six days after its date"
-        for name, (day, n) in weekly.items()
-        if name in national or name in controls
-    ]
-    return replace(panel, national=national, controls=controls,
-                   warnings=(*panel.warnings, *notes))  # fmt: skip
-
-
-def _carried_over_week(panel_days: np.ndarray, days: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """A weekly series on the panel's days: each day the value of the latest date at most six
-    days before it (NaN where none is)."""
-    order = np.argsort(days, kind="stable")
-    d, v = days[order], values[order]
-    j = np.searchsorted(d, panel_days, side="right") - 1
-    ok = (j >= 0) & (panel_days - d[np.maximum(j, 0)] <= 6)
-    out = np.full(panel_days.size, np.nan)
-    out[ok] = v[j[ok]]
-    return out

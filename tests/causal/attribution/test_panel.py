@@ -96,3 +96,33 @@ def test_registered_external_series_join_the_panel(long_frames) -> None:
     assert out.national["macro"][:10].tolist() == list(range(10))
     assert np.isnan(out.national["macro"][10:]).all()
     assert set(out.controls) == {"weather"} and out.controls["weather"].shape == p.outcome.shape
+
+
+def test_a_factor_spelled_without_the_country_meets_its_region_and_an_unknown_one_is_named(
+    long_frames,
+) -> None:
+    """R52-F1: orders ingested with --country US are stored "US-CA"; a per-region factor
+    registered as the user's files write it ("CA") was left out of every analysis without a
+    word, and its effect went to a channel. It now meets "US-CA"; a region the panel lacks is
+    named in the panel's warnings."""
+    import datetime as dt
+
+    from causal_svc.attribution import with_external_series
+
+    outcome, media, _ = long_frames
+    outcome, media = (
+        outcome.assign(geo="US-" + outcome["geo"]),
+        media.assign(geo="US-" + media["geo"]),
+    )
+    p = panel_from_frames(outcome, media)
+    days = [dt.date(2024, 9, 15) + dt.timedelta(days=i) for i in range(10)]
+    out = with_external_series(p, [
+        ("promo", "CA", days, [1.0] * 10),
+        ("promo", "ca ", days, [1.0] * 10),
+        ("promo", "ZZ", days, [1.0] * 10),
+    ])  # fmt: skip
+    grid = out.controls["promo"]
+    assert np.isfinite(grid[p.geos.index("US-CA")]).all()
+    assert grid[p.geos.index("US-CA"), :10].tolist() == [1.0] * 10
+    (said,) = [w for w in out.warnings if "match no region" in w]
+    assert "'ZZ'" in said and "'CA'" not in said and "US-" in said
