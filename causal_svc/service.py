@@ -556,7 +556,10 @@ class CausalService(causal_grpc.CausalServiceServicer):
         analysis = causal_pb.Analysis(analysis_id=analysis_id, org_id=q.org_id,
                                       kind=causal_pb.ANALYSIS_KIND_ATTRIBUTION, attribution=result)  # fmt: skip
         analysis.create_time.FromDatetime(now)
-        model = await asyncio.to_thread(attribution.state_to_bytes, state)
+        # the model keeps the health checks' channel identification: its counterfactuals
+        # read it rather than compute it per request
+        kept = dataclasses.replace(state, identification=health.identification)
+        model = await asyncio.to_thread(attribution.state_to_bytes, kept)
         await asyncio.to_thread(
             self._analyses.put_with_model,
             StoredAnalysis(q.org_id, analysis_id, "attribution", now, analysis.SerializeToString()),

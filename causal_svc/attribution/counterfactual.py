@@ -77,7 +77,7 @@ from mesh.runtime.spend_moves import SAME_SPEND_RTOL  # a multiplier this near 1
 from mesh.runtime.usual_days import RegisteredTest, usual_window
 
 from .fit import FitState, restore_fit
-from .health import channel_identification
+from .health import ChannelIdentification, channel_identification
 from .inference import Evaluator, Interval
 from .null_test import NullTest
 
@@ -191,9 +191,11 @@ def counterfactual(
     end: dt.date | None = None,
     future_days: int = 0,
     tests: Sequence[RegisteredTest] = (),
+    identification: ChannelIdentification | None = None,
 ) -> CounterfactualResult:
     """The outcome under ``changes`` with an interval (``tests``: the org's registered
-    experiments, whose windows a future template keeps out of).
+    experiments, whose windows a future template keeps out of; ``identification``: the
+    analysis's own channel identification, computed from ``ev.fit`` when None).
 
     Raises
     ------
@@ -277,7 +279,8 @@ def counterfactual(
         if note:
             warnings.append(note)
         out.append(ChannelChange(ch.channel, ref_spend, ref_spend * mult, interval))
-    forced = _unidentified(ev, changes, out, moves, unestablished, warnings, a=a, b=b,
+    found = identification if identification is not None else channel_identification(ev.fit)
+    forced = _unidentified(ev, found, changes, out, moves, unestablished, warnings, a=a, b=b,
                            until=until)  # fmt: skip
     reference = float(panel.outcome[:, a:until].sum())
     # Unchanged channels (multiplier 1, or no input to scale) add exactly nothing; left in,
@@ -307,6 +310,7 @@ def counterfactual(
 
 def _unidentified(
     ev: Evaluator,
+    found: ChannelIdentification,
     changes: Sequence[SpendChange],
     rows: list[ChannelChange],
     moves: Sequence[float],
@@ -332,7 +336,6 @@ def _unidentified(
     no change and counted as unestablished, so the total allows for it doing nothing. Not a
     refusal: a plan moving such a channel with others still needs an answer, and the warning
     says what would measure it (a lift test)."""
-    found = channel_identification(ev.fit)
     bad = set(found.unidentified)
     if not bad:
         return False
@@ -526,5 +529,10 @@ def plan(
         state = replace(state, spec=replace(state.spec, interval_level=level))
     names = state.panel.channels
     known = {names.index(n): t for n, t in (tests or {}).items() if n in names}
+    # the analysis's own findings, stored with it (a Jacobian and a pinv per request saved;
+    # the interval level does not enter them); an older state's are computed here
+    stored = state.identification
+    found = stored if isinstance(stored, ChannelIdentification) else None
     return counterfactual(Evaluator(restore_fit(state), known), changes, start=start, end=end,
-                          future_days=future_days, tests=registered)  # fmt: skip
+                          future_days=future_days, tests=registered,
+                          identification=found)  # fmt: skip

@@ -328,6 +328,12 @@ class FitState:
     # The demand index the fit used: a stored analysis restores with its own index, not with
     # whatever the current code would compute (None: stored before the index was kept).
     demand: np.ndarray | None = None
+    # The analysis's channel identification (.health.ChannelIdentification, as its health
+    # checks found it), so a counterfactual reads it instead of computing it again on every
+    # request (None: a state stored before, or not from an analysis; then it is computed).
+    # Typed ``object``: .health imports this module, and stored_state judges each field by
+    # its resolved annotation.
+    identification: object | None = None
 
 
 def state_to_bytes(state: FitState) -> bytes:

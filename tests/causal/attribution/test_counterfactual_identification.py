@@ -5,6 +5,7 @@ warning, where the table marks both "(not identified)" and recommend says "test 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 
 import numpy as np
 import pytest
@@ -16,10 +17,16 @@ from causal_svc.attribution import (
     SpendChange,
     counterfactual,
     fit_mmm,
+    plan,
+    state_from_bytes,
+    state_to_bytes,
 )
-from causal_svc.attribution.health import assess
+from causal_svc.attribution.health import assess, channel_identification
 
 from .world import World
+
+# the module (the package exports its function under the same name)
+counterfactual_module = importlib.import_module("causal_svc.attribution.counterfactual")
 
 
 def _paid(demo: World) -> list[int]:
@@ -74,3 +81,32 @@ def test_identified_channels_get_no_such_warning(demo: World, demo_fit: MMMFit) 
     for c in _paid(demo):
         r = counterfactual(ev, [SpendChange(demo.panel.channels[c], multiplier=0.5)])
         assert not [w for w in r.warnings if "not identified" in w], r.warnings
+
+
+def test_a_stored_identification_is_read_not_computed_and_answers_the_same(
+    twins, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """s21: the plan reads the identification its analysis stored with the model (computed
+    per request before: a Jacobian and a pinv); on twins, where it decides rows and warnings,
+    every answer is the one computed from the fit."""
+    fit, a, b = twins
+    state = fit.state()
+    found = channel_identification(fit)
+    assert {a, b} <= set(found.unidentified)
+    kept = state_from_bytes(state_to_bytes(dataclasses.replace(state, identification=found)))
+    plans = [
+        [SpendChange(b, multiplier=0.0)],
+        [SpendChange(a, multiplier=0.0), SpendChange(b, multiplier=0.0)],
+        [SpendChange(a, multiplier=2.0)],
+        [SpendChange(a, multiplier=1.5), SpendChange(b, multiplier=0.5)],
+        [SpendChange(n, multiplier=1.3) for n in fit.panel.channels],
+    ]
+    computed = [plan(state, p) for p in plans]
+
+    def never(_: object) -> None:
+        raise AssertionError("the stored identification was computed again")
+
+    monkeypatch.setattr(counterfactual_module, "channel_identification", never)
+    assert [plan(kept, p) for p in plans] == computed
+    with pytest.raises(AssertionError, match="computed again"):  # a state without: computed
+        plan(state, plans[0])

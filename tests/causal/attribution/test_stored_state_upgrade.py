@@ -14,7 +14,7 @@ import pickle
 import sqlite3
 import zlib
 from collections.abc import Iterator
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,14 @@ from liftos.v1 import causal_pb2_grpc as causal_grpc
 import sim
 from causal_svc.attribution import MediaPanel
 from causal_svc.attribution.calibration import LiftTest
-from causal_svc.attribution.fit import Convergence, FitState, state_from_bytes, state_to_bytes
+from causal_svc.attribution.fit import (
+    Convergence,
+    FitState,
+    restore_fit,
+    state_from_bytes,
+    state_to_bytes,
+)
+from causal_svc.attribution.health import ChannelIdentification, channel_identification
 from causal_svc.attribution.spec import ModelSpec, Priors
 from causal_svc.attribution.stored_state import StoredStateOutdated, fill_missing_fields
 from mesh.runtime.inprocess import RunningService
@@ -140,7 +147,7 @@ def test_a_state_that_cannot_be_repaired_is_refused_with_the_way_out(
     # A FitState stored without its convergence (a field with no default to give it), bytes
     # naming a class this version no longer has, and a panel as 59006fa pickled it: read by
     # position, its outcome name would land in platform_unreported_share.
-    missing = _as_stored_without(state_from_bytes(fresh), {FitState: ("convergence", "demand")})
+    missing = _as_stored_without(state_from_bytes(fresh), {FitState: ("convergence", "demand", "identification")})
     renamed = zlib.compress(pickle.dumps(state_from_bytes(fresh)).replace(b"FitState", b"FitStat0"))
     shifted = _as_stored_without(state_from_bytes(fresh), AT_59006FA)
     for blob, named in (
@@ -181,3 +188,46 @@ def test_every_dataclass_in_the_state_is_repaired(
     assert state_to_bytes(repaired)
     fill_missing_fields(state)  # a complete state is left as it is
     assert state.spec == state_from_bytes(_model(data_dir, analysis.analysis_id)).spec
+
+
+def _asked(
+    stub: causal_grpc.CausalServiceStub, analysis: pb.AttributionResult, moves: dict[str, float]
+) -> pb.CounterfactualResponse:
+    return stub.Counterfactual(pb.CounterfactualRequest(
+        org_id=ORG, analysis_id=analysis.analysis_id,
+        changes=[pb.SpendChange(channel=c, multiplier=m) for c, m in moves.items()],
+    ), timeout=300)  # fmt: skip
+
+
+def test_the_model_keeps_the_analysis_identification_and_answers_as_without_it(
+    data_dir: Path, stub: causal_grpc.CausalServiceStub, analysis: pb.AttributionResult
+) -> None:
+    """s21: every Counterfactual computed the channel identification again (a Jacobian and a
+    pinv since health_prior). The stored model now carries the analysis's own (its health
+    checks'), and a counterfactual reads it: the answers are those of the same model stored
+    without it (as before this field: computed per request)."""
+    fresh = _model(data_dir, analysis.analysis_id)
+    state = state_from_bytes(fresh)
+    found = state.identification
+    assert isinstance(found, ChannelIdentification)
+    assert found.unidentified == channel_identification(restore_fit(state)).unidentified
+    assert set(found.unidentified) == set(analysis.health.unidentified_channels)
+    names = [c.channel for c in analysis.channels]
+    plans = [
+        *({n: m} for n in names for m in (0.5, 3.0)),
+        dict.fromkeys(names, 1.5),  # every channel at once (groups moved together)
+        {names[0]: 2.0, names[-1]: 0.0},
+    ]
+    stored = [_asked(stub, analysis, p) for p in plans]
+    _store_model(
+        data_dir, analysis.analysis_id, state_to_bytes(replace(state, identification=None))
+    )
+    try:
+        computed = [_asked(stub, analysis, p) for p in plans]
+    finally:
+        _store_model(data_dir, analysis.analysis_id, fresh)
+    for plan, a, b in zip(plans, stored, computed, strict=True):
+        assert a == b, plan
+    # the worlds' unidentified channels are among those asked about (their rows and warnings
+    # are what the identification decides)
+    assert set(found.unidentified) <= set(names)
