@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 
 from mesh.runtime.sqlite_db import clear_erased
+from mesh.runtime.storage import StorageFailure
 
 __all__ = ["CLEAR_PATIENCE_S", "ErasureClearer", "mark_pending"]
 
@@ -138,7 +139,9 @@ class ErasureClearer:
             try:
                 with self._lock:
                     vacuumed, clear = self._try(vacuumed, orgs)
-            except sqlite3.Error as exc:  # a full disk (the VACUUM needs the store's size again)
+            # a full disk (the VACUUM needs the store's size again) or a file-size limit: the
+            # writer's statements raise those as StorageFailure, SQLite's other errors as they are
+            except (sqlite3.Error, StorageFailure) as exc:
                 _LOGGER.error(
                     "the deletion of records of %s is committed, but clearing their bytes from "
                     "%s failed (%s): VACUUM the store with memory stopped",
