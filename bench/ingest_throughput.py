@@ -16,8 +16,13 @@ Steps (each timed part runs in its own fresh process, so its peak RSS is its own
 Prints rows/s of both, their ratio (target ≥ 0.6), peak RSS of each process, and where the
 gRPC path's CPU went (µs per row in each process, and how many cores were busy).
 
-Run: ``OPENBLAS_NUM_THREADS=1 python bench/ingest_throughput.py [--days 120] [--keep DIR]``
-(``--days 28 --campaigns 40`` gives ~55k rows for a quick look).
+``--shuffled``: each export's lines in a seeded random order (``--seed``), the same pull sent
+in that order (written once beside the exports as ``SOURCE.shuffled.ndjson``): what a
+platform's unsorted export costs against the date-sorted one (a late row's history scan,
+lags against a history that is not in day order).
+
+Run: ``OPENBLAS_NUM_THREADS=1 python bench/ingest_throughput.py [--days 120] [--keep DIR]
+[--shuffled]`` (``--days 28 --campaigns 40`` gives ~55k rows for a quick look).
 """
 
 from __future__ import annotations
@@ -71,6 +76,32 @@ def _accounts(world: Path) -> dict[str, dict]:  # type: ignore[type-arg]
     return out
 
 
+def _export(world: Path, source: str) -> Path:
+    """The export of ``source`` as sent: its shuffled copy when the world dir says so (a
+    ``shuffled`` marker, written by :func:`shuffle`)."""
+    name = f"{source}.shuffled.ndjson" if (world / "shuffled").exists() else f"{source}.ndjson"
+    return world / name
+
+
+def shuffle(world: Path, out: Path, seed: int) -> None:
+    """``out``: a world dir whose exports are ``world``'s in a seeded random line order (the
+    manifest and accounts linked, the shuffled exports written once)."""
+    import random
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("manifest.json", "accounts.json"):
+        if not (out / name).exists():
+            (out / name).symlink_to((world / name).resolve())
+    for source in SOURCES:
+        target = out / f"{source}.shuffled.ndjson"
+        if target.exists():
+            continue
+        lines = (world / f"{source}.ndjson").read_text().splitlines()
+        random.Random(f"{seed}/{source}").shuffle(lines)
+        target.write_text("".join(line + "\n" for line in lines))
+    (out / "shuffled").touch()
+
+
 def _lines(path: Path):  # type: ignore[no-untyped-def]
     with path.open() as handle:
         for line in handle:
@@ -106,7 +137,7 @@ def transformed(world: Path):  # type: ignore[no-untyped-def]
         a = accounts[source]
         account = Account(a["account_id"], a["timezone"], a["currency"], "US", a["geo_keys"])
         history = StreamHistory()
-        for offset, chunk in _chunks(world / f"{source}.ndjson"):
+        for offset, chunk in _chunks(_export(world, source)):
             # the collector paused as Ingest's worker hops pause it (ingestion_svc.stream)
             with gc_paused():
                 parsed, raw, rejected = parse_json_rows(chunk)
@@ -141,7 +172,7 @@ def client(world: Path, ingestion: str, memory: str) -> dict[str, float]:
     with LiftOS(peers, org_id="bench") as sdk:
         for source in SOURCES:
             summary = sdk.ingest(
-                source, _lines(world / f"{source}.ndjson"), account=accounts[source],
+                source, _lines(_export(world, source)), account=accounts[source],
                 pulled_at=_pulled(world), batch_size=BATCH,
             )  # fmt: skip
             rows += summary.rows
@@ -215,6 +246,9 @@ def main() -> None:
     parser.add_argument("--campaigns", type=int, default=None, help="default: the scenario's 200")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", type=Path, default=None, help="reuse/keep exports here")
+    parser.add_argument(
+        "--shuffled", action="store_true", help="send each export's lines in a seeded random order"
+    )
     parser.add_argument("--in-process", dest="in_process", metavar="WORLD", default=None)
     parser.add_argument("--client", nargs=3, metavar=("WORLD", "INGESTION", "MEMORY"))
     args = parser.parse_args()
@@ -234,7 +268,11 @@ def main() -> None:
                 f"generated {sum(sizes.values()):,} export lines ({sizes}) in {time.perf_counter() - t:.0f}s"
             )
         lines = sum(json.loads((world / "manifest.json").read_text())["rows"].values())
-        print(f"exports: {lines:,} lines in {world}")
+        if args.shuffled:
+            shuffle(world, world / "shuffled_exports", args.seed)
+            world = world / "shuffled_exports"
+        order = f"shuffled (seed {args.seed})" if args.shuffled else "as generated (by day)"
+        print(f"exports: {lines:,} lines in {world}, line order {order}")
         ref = _worker("in-process", str(world))
         print(
             f"in-process transform : {ref['rows'] / ref['seconds']:>10,.0f} rows/s  "
@@ -250,7 +288,8 @@ def main() -> None:
         )
         ratio = (grpc["rows"] / grpc["seconds"]) / (ref["rows"] / ref["seconds"])
         print(f"ratio gRPC / in-process = {ratio:.2f}  (target >= 0.6)")
-        figure(f"Ingest over gRPC to durable ack, {grpc['rows']:,} rows",
+        shuffled = ", lines shuffled" if args.shuffled else ""
+        figure(f"Ingest over gRPC to durable ack, {grpc['rows']:,} rows{shuffled}",
                grpc["rows"] / grpc["seconds"], "rows/s",
                reference="the same transform in process", reference_value=ref["rows"] / ref["seconds"],
                target="ratio ≥ 0.6", met=ratio >= 0.6,
