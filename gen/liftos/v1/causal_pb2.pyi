@@ -1559,7 +1559,10 @@ class AnalysisProgress(_message.Message):
     FRACTION_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
     stage: _builtins.str
-    """Stage name, e.g. "scan", "fit", "calibrate"."""
+    """Stage name, in the order sent. AnalyzeAttribution: "retrieve", "causal_graph",
+    "confounders", "identification", "estimation", "validation", "attribution".
+    AnalyzeProducts: "retrieve", "panel", "estimation", "products".
+    """
     fraction: _builtins.float
     """Fraction done in [0, 1]."""
     message: _builtins.str

@@ -3066,7 +3066,9 @@ class AnalysisProgress(betterproto2.Message):
 
     stage: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Stage name, e.g. "scan", "fit", "calibrate".
+    Stage name, in the order sent. AnalyzeAttribution: "retrieve", "causal_graph",
+    "confounders", "identification", "estimation", "validation", "attribution".
+    AnalyzeProducts: "retrieve", "panel", "estimation", "products".
     """
 
     fraction: "float" = betterproto2.field(2, betterproto2.TYPE_DOUBLE)
