@@ -909,9 +909,11 @@ class SpendPlan(_message.Message):
     daily_spend: _builtins.float
     """The same spend every day (>= 0). Use this, daily, or multiplier."""
     multiplier: _builtins.float
-    """Recent daily spend (the history's last 28 days) times this (>= 0). For a channel the
-    analysis saw without spend (its input is impressions or sends) only a multiplier is
-    accepted: it scales the channel's recent input (its last 28 days repeated).
+    """The channel's business-as-usual daily spend times this (>= 0): its mean daily spend
+    over the history's latest 28 days outside every registered test window of the channel
+    (the 28 days before the test where a test ended the history; a warning names the test).
+    For a channel the analysis saw without spend (its input is impressions or sends) only a
+    multiplier is accepted: it scales the channel's recent input (its last 28 days repeated).
     """
     @_builtins.property
     def daily(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
@@ -1143,7 +1145,10 @@ class DesignExperimentRequest(_message.Message):
     unit: _common_pb2.RandomizationUnit.ValueType
     """Unit to randomise: geo (the default; other units are refused)."""
     metric: _common_pb2.OutcomeMetric.ValueType
-    """Outcome (default revenue): the first-party outcome the test is measured on."""
+    """The first-party outcome the test is measured on. Unset: the outcome of the analysis
+    named by analysis_id, else revenue. With analysis_id, an outcome other than the
+    analysis's is INVALID_ARGUMENT (its returns are in its own outcome per unit of spend).
+    """
     minimum_detectable_lift: _builtins.float
     """Relative effect the design must detect, in (0, 1), e.g. 0.05. Unset: the expected effect
     from the analysis or expected_roas, or no target (the power curve lists each duration's

@@ -6494,7 +6494,9 @@ class DesignExperimentRequest(betterproto2.Message):
         4, betterproto2.TYPE_ENUM, default_factory=lambda: OutcomeMetric(0)
     )
     """
-    Outcome (default revenue): the first-party outcome the test is measured on.
+    The first-party outcome the test is measured on. Unset: the outcome of the analysis
+    named by analysis_id, else revenue. With analysis_id, an outcome other than the
+    analysis's is INVALID_ARGUMENT (its returns are in its own outcome per unit of spend).
     """
 
     minimum_detectable_lift: "float" = betterproto2.field(5, betterproto2.TYPE_DOUBLE)
@@ -10476,9 +10478,11 @@ class SpendPlan(betterproto2.Message):
 
     multiplier: "float | None" = betterproto2.field(4, betterproto2.TYPE_DOUBLE, optional=True)
     """
-    Recent daily spend (the history's last 28 days) times this (>= 0). For a channel the
-    analysis saw without spend (its input is impressions or sends) only a multiplier is
-    accepted: it scales the channel's recent input (its last 28 days repeated).
+    The channel's business-as-usual daily spend times this (>= 0): its mean daily spend
+    over the history's latest 28 days outside every registered test window of the channel
+    (the 28 days before the test where a test ended the history; a warning names the test).
+    For a channel the analysis saw without spend (its input is impressions or sends) only a
+    multiplier is accepted: it scales the channel's recent input (its last 28 days repeated).
     """
 
 
