@@ -47,6 +47,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from causal_svc.attribution.calendar import national_design
+from causal_svc.attribution.partial_gaps import fill_partial_gaps
 from causal_svc.confounders_retro import FIRST_PARTY_SOURCE
 from causal_svc.errors import InsufficientData
 
@@ -211,16 +212,29 @@ def _by_day(
 
 def first_party_orders(geo_days: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """The org's daily first-party orders over every geo from memory's geo × day sums (the
-    wide ``source:channel:measure`` columns; only the first-party conversions are read): the
-    days (datetime64[D]) and the orders on each."""
+    wide ``source:channel:measure`` columns; the first-party conversions are read, its other
+    sums and ``records`` count say which geo-days have a row): the days (datetime64[D]) and
+    the orders on each. Geo-days without a row on a day other geos have them are read as the
+    fit reads them (:func:`.attribution.partial_gaps.fill_partial_gaps`: the geo's usual ratio
+    to the geos present, not zero; audit R50 F2: a large geo's lost fortnight otherwise dips
+    the national orders by its share, 115 -> 189 days flagged in test_confounders_macro_gaps);
+    a day with too few geos is 0, which :func:`detect_macro_shock` leaves out."""
     parts = [str(c).split(":") for c in geo_days.columns]
-    cols = [c for c, p in zip(geo_days.columns, parts, strict=True)
-            if len(p) == 3 and p[0] == FIRST_PARTY_SOURCE and p[2] == "conversions"]  # fmt: skip
+    first_party = [(c, p[2]) for c, p in zip(geo_days.columns, parts, strict=True)
+                   if len(p) == 3 and p[0] == FIRST_PARTY_SOURCE]  # fmt: skip
+    cols = [c for c, m in first_party if m == "conversions"]
     if not cols:
         return np.array([], "datetime64[D]"), np.array([], np.float64)
     orders = geo_days[cols].sum(axis=1).to_numpy(np.float64)  # NaN as 0, as a sum leaves it
-    by_day = pd.Series(orders).groupby(geo_days["date"].to_numpy()).sum()
-    return by_day.index.to_numpy(np.int64).astype("datetime64[D]"), by_day.to_numpy(np.float64)
+    rows = geo_days[[c for c, _ in first_party]].fillna(0.0).to_numpy(np.float64)
+    frame = pd.DataFrame({"date": geo_days["date"].to_numpy(), "geo": geo_days["geo"].astype(str),
+                          "orders": orders, "present": (rows != 0).any(axis=1)})  # fmt: skip
+    grid = frame.pivot_table(index="geo", columns="date", values=["orders", "present"],
+                             aggfunc={"orders": "sum", "present": "max"}, fill_value=0)  # fmt: skip
+    y, present = grid["orders"].to_numpy(np.float64), grid["present"].to_numpy(bool)
+    days = grid["orders"].columns.to_numpy(np.int64).astype("datetime64[D]")
+    filled = fill_partial_gaps(y, present, tuple(grid.index), days, y).outcome
+    return days, filled.sum(axis=0)
 
 
 def macro_shock_lines(geo_days: pd.DataFrame, series: Sequence[NamedSeries]) -> list[str]:
