@@ -59,14 +59,6 @@ class HillCurve:
         moved by the optimiser).
     note : str
         Why the channel is not identified, or another caveat from the analysis.
-    data_share : float or None
-        The share of the channel's effect precision the analysis's data and lift tests supply
-        (``ChannelResponseModel.data_share``; None: an analysis stored before it).
-    on_prior : bool
-        Not identified for planning only because ``data_share`` is under
-        ``mesh.runtime.data_share.MIN_DATA_SHARE``: the analysis reports it estimated, but
-        the estimate is mostly the prior's, so no planning move rests on it (s21 P1). An
-        explicit OptimizeBudget bound on it is the user's call and releases it.
     """
 
     channel: str
@@ -80,8 +72,6 @@ class HillCurve:
     carryover: np.ndarray = field(default_factory=lambda: np.ones(1))
     identified: bool = True
     note: str = ""
-    data_share: float | None = None
-    on_prior: bool = False
 
     def __post_init__(self) -> None:
         if not self.reference_spend > 0:

@@ -413,12 +413,11 @@ def _optimize_budget(
     ]
     held_spend = float(current[held].sum())
     warnings: list[str] = [
-        f"{c.channel} held at its current spend: "
-        # mostly the prior's (s21 P1): its note says the share and the way out
-        + (c.note if c.on_prior else "its effect is not identified" + (f" ({c.note})" if c.note else ""))
+        f"{c.channel} held at its current spend: its effect is not identified"
+        + (f" ({c.note})" if c.note else "")
         for c in curves
         if not c.identified
-    ]  # fmt: skip
+    ]
     cap = budget if budget is not None else float("inf")
     lo = np.array([fb.lower or 0.0 for fb in free_bounds])
     open_hi = float(cap - held_spend) if np.isfinite(cap) else np.inf

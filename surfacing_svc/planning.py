@@ -34,7 +34,6 @@ from surfacing_svc.optimizer import (
     change_scale,
     optimize_budget,
 )
-from surfacing_svc.prior_holds import release_asked
 from surfacing_svc.recommend import (
     Action,
     ActionKind,
@@ -447,8 +446,7 @@ def answer_optimize(model: PlanningModel, question: OptimizeQuestion) -> tuple[B
         raise InvalidRequest(
             "a profit objective needs an analysis of revenue", field="profit_margin"
         )
-    # a channel held for its data share moves where the request bounds it (s21 P1)
-    curves, freed = release_asked(model.horizon(question.horizon_days) + _priced(model, question), question.bounds)  # fmt: skip
+    curves = model.horizon(question.horizon_days) + _priced(model, question)
     if not curves:
         raise NotAnAttribution(
             f"analysis {model.analysis_id!r} has no channel with spend to allocate",
@@ -489,7 +487,7 @@ def answer_optimize(model: PlanningModel, question: OptimizeQuestion) -> tuple[B
         if b is not None and p.bound.value != "none" and (b.field == "max_change" or (
             b.field == UNPROVEN_FIELD and p.bound.value == "lower"))
     ]  # fmt: skip
-    plan = replace(plan, warnings=(*plan.warnings, *freed, *unproven_notes(plan, unsure, asked, ratio)))  # fmt: skip
+    plan = replace(plan, warnings=(*plan.warnings, *unproven_notes(plan, unsure, asked, ratio)))
     if capped:
         scale = change_scale(curves, question.budget, cap=cap)
         scaled = "" if abs(scale - 1.0) < 1e-9 else f" (scaled ×{scale:.3g} to the budget)"

@@ -20,11 +20,7 @@ A channel whose effect was not identified, or whose estimate failed its checks, 
 given a budget move: it gets *test it*, with a proposed geo experiment when one was designed.
 Its impact is zero with an interval of ± its spend (the test may show the spend wasted or
 worth scaling; the model cannot say which); it ranks after every move that improves the
-objective. So is a channel whose effect is mostly the prior's: under
-``mesh.runtime.data_share.MIN_DATA_SHARE`` of its effect's precision comes from the data and
-lift tests (``HillCurve.on_prior``; the planning model marks it not identified, s21 P1). Its
-draws are then the prior's, whatever move they lean to (in demo worlds meta retargeting, 3–14%
-from the data, was cut on them): its test says the share and the move the draws alone ask for.
+objective.
 
 A channel the analysis did not establish (its own interval of the incremental outcome
 includes zero: its test of no effect did not reject) is never *scaled*, whatever the draws of
@@ -598,8 +594,7 @@ def recommend(
         test = under_test.get(c.channel)
         if not c.identified:
             plan = testing_action(c, level, None if test else designs.get(c.channel),
-                                  value_per_outcome=value_per_outcome, units=units,
-                                  lean=draws_lean(c, value_per_outcome))  # fmt: skip
+                         value_per_outcome=value_per_outcome, units=units)  # fmt: skip
             actions.append(plan if test is None else hold_for_test(
                 plan, test, end or test.end, level, share_up(c, value_per_outcome)))  # fmt: skip
             continue

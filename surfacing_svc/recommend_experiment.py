@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 
-from mesh.runtime.data_share import prior_words
 from surfacing_svc.actions import Action, ActionKind, Fact, Units
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.design import ExperimentDesign
@@ -24,26 +23,11 @@ def testing_action(
     risk: str = "",
     value_per_outcome: float = 1.0,
     units: Units | None = None,
-    lean: ActionKind = ActionKind.HOLD,
 ) -> Action:
     """*Test it*: for a channel the model could not identify, or (``instead`` the scale the
-    draws asked for, ``risk`` why it is not acted on) one whose identification is at risk.
-    A channel whose effect is mostly the prior's (``c.on_prior``) is one the data did not
-    identify: its reason is the share, and ``lean`` the move its draws alone ask for."""
+    draws asked for, ``risk`` why it is not acted on) one whose identification is at risk."""
     spend = c.reference_spend
-    if instead is None and c.on_prior:
-        words = prior_words(c.data_share or 0.0)
-        facts = [
-            Fact("current_spend", None, f"{c.channel} spends {spend:,.0f} over {c.period_days} days"),
-            Fact("data_share", Interval.exact(c.data_share or 0.0, level),
-                 f"{words}: its row is the prior's, not a measurement"),
-        ]  # fmt: skip
-        asked = ("" if lean is ActionKind.HOLD else
-                 f" (its draws alone ask to {'cut' if lean is ActionKind.CUT else 'raise'} it, "
-                 "which is the prior speaking)")  # fmt: skip
-        why = (f"{c.channel}: {words}, so no budget move on it rests on a measurement{asked}; "
-               "an experiment measures it directly")  # fmt: skip
-    elif instead is None:
+    if instead is None:
         facts = [
             Fact("current_spend", None, f"{c.channel} spends {spend:,.0f} over {c.period_days} days"),
             Fact("identification", None, f"its effect is not identified: {c.note or 'no reason given'}"),

@@ -28,7 +28,6 @@ from liftos.v1 import common_pb2 as common_pb
 from mesh.cli import timeouts
 from mesh.cli.analysis_data import print_data_check
 from mesh.cli.json_out import document, print_json
-from mesh.runtime.data_share import MIN_DATA_SHARE, mostly_prior, share_text
 from mesh.sdk.client import LiftOS, dc
 
 
@@ -260,8 +259,6 @@ def print_result(
         print(f"\n{'channel':18s} {spend_head:>12s} {f'incremental [{level:.0%}]':>26s} "
               f"{ratio + f' [{level:.0%}]':>22s} {marginal:>6s} {'platform':>12s} {'naive':>7s} "
               f"{'share':>6s}")  # fmt: skip
-        shares = {m.channel: m.data_share for m in r.response_models
-                  if m.data_share is not None}  # fmt: skip
         for c in r.channels:
             spend = c.spend.amount if c.spend else 0.0
             inc = outcome_text(c.incremental_outcome)
@@ -274,18 +271,11 @@ def print_result(
                 else "      —"
             )
             flag = "" if c.identified else "  (not identified)"
-            if c.identified and mostly_prior(share := shares.get(c.channel)):
-                # planning moves no money on it (s21 P1): said where its row is read
-                flag = f"  (mostly the prior: {share_text(share or 0.0)} from the data)"
             platform = platform_text(c, spend)
             print(f"{c.channel:18s} {spend:12,.0f} {inc:>26s} {roas:>22s} {mroas} "
                   f"{platform:>12s} {naive} {c.contribution_share:6.1%}{flag}")  # fmt: skip
         if r.baseline_outcome:
             print(f"{'baseline':18s} {'':12s} {outcome_text(r.baseline_outcome):>26s}")
-        if any(c.identified and mostly_prior(shares.get(c.channel)) for c in r.channels):
-            print(f"(mostly the prior: under {MIN_DATA_SHARE:.0%} of the effect's precision comes "
-                  "from the data and lift tests; recommend and optimize move no money on it, a "
-                  "lift test (liftos design) would measure it)")  # fmt: skip
         for line in calibration_text(r):
             print(line)
         for line in unreported_lines(r.channels):

@@ -211,15 +211,6 @@ _VERDICTS = {
 }  # fmt: skip
 
 
-# mesh.runtime.data_share.MIN_DATA_SHARE (the report imports nothing but the wire messages;
-# tests/report/test_prior_share.py keeps the two equal)
-MIN_DATA_SHARE = 0.2
-
-
-def _pct(share: float) -> str:
-    return f"{share:.0%}" if share >= 0.005 or share == 0.0 else "<1%"
-
-
 def _health(result: causal_pb.AttributionResult) -> str:
     h = result.health
     out = ""
@@ -230,16 +221,6 @@ def _health(result: causal_pb.AttributionResult) -> str:
             out += (
                 "<p>Not identified by the data (their intervals are the prior's): "
                 f"{prose(', '.join(h.unidentified_channels))}.</p>"
-            )
-        prior = [(m.channel, m.data_share) for m in result.response_models
-                 if m.identified and m.HasField("data_share") and m.data_share < MIN_DATA_SHARE]  # fmt: skip
-        if prior:  # planning moves no money on them (s21 P1)
-            out += (
-                f"<p>Mostly the prior's (under {MIN_DATA_SHARE:.0%} of the effect's precision "
-                "from the data; Recommend and OptimizeBudget move no money on them, a lift test "
-                "would measure them): "
-                + prose(", ".join(f"{c} ({_pct(s)})" for c, s in prior))
-                + ".</p>"
             )
         out += warned_line(channel_warnings(result)) + "</div>"
         if h.checks:

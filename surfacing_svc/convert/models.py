@@ -9,7 +9,6 @@ import numpy as np
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import common_pb2 as common_pb
 
-from mesh.runtime.data_share import mostly_prior, prior_words
 from surfacing_svc.campaigns import CampaignSpend
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.errors import NotAnAttribution
@@ -66,9 +65,6 @@ def planning_model(analysis: causal_pb.Analysis) -> PlanningModel:
         identified = (
             m.identified and (row is None or row.identified) and m.channel not in unidentified
         )
-        share = m.data_share if m.HasField("data_share") else None
-        # estimated, but mostly the prior's: no planning move rests on it (s21 P1)
-        on_prior = identified and mostly_prior(share)
         # A channel seen without spend: its curve is in input units (impressions, sends), to
         # be planned once the request prices the input.
         into = unpriced if row is None or row.spend.amount <= 0 else curves
@@ -78,10 +74,8 @@ def planning_model(analysis: causal_pb.Analysis) -> PlanningModel:
             shape=np.asarray(m.shape), nodes=np.asarray(m.nodes),
             node_weights=np.asarray(m.node_weights),
             carryover=np.asarray(m.carryover) if m.carryover else np.ones(1),
-            identified=identified and not on_prior,
-            note=_prior_note(share, m.note) if on_prior else m.note or (
-                "" if identified else "the model could not identify its effect"),
-            data_share=share, on_prior=on_prior,
+            identified=identified,
+            note=m.note or ("" if identified else "the model could not identify its effect"),
         ))  # fmt: skip
     if not curves:
         raise NotAnAttribution(
@@ -118,13 +112,6 @@ def planning_model(analysis: causal_pb.Analysis) -> PlanningModel:
         ran={m.channel: RanDays(m.active_days, m.period_days, m.stopped)
              for m in result.response_models if 0 < m.active_days < m.period_days},
     )  # fmt: skip
-
-
-def _prior_note(share: float | None, note: str) -> str:
-    """Why planning moves no money on a channel whose effect is mostly the prior's."""
-    words = (f"{prior_words(share or 0.0)}, so no budget move rests on it; a lift test "
-             "(liftos design) would measure it")  # fmt: skip
-    return f"{words}; {note}" if note else words
 
 
 # causal_svc.confounders_retro.BudgetResponse.line(), which the analysis keeps in its warnings:
