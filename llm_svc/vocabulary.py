@@ -52,6 +52,20 @@ def plain_check(kind: str) -> str:
     return PLAIN_CHECKS.get(kind.split(":", 1)[0], "")
 
 
+# A REVIEW check in plain words, for an executive: what it means for the figures (by check
+# kind; the others have none, PLAIN_CHECKS are worded for a failure).
+PLAIN_REVIEWS = {
+    "budget_response": "budgets followed demand, so part of what the paid channels seem to have "
+    "caused may be demand they chased",
+    "omitted_channels": "a channel the model leaves out may be behind part of what it credits "
+    "to the others",
+}
+
+
+def plain_review(kind: str) -> str:
+    return PLAIN_REVIEWS.get(kind, "")
+
+
 def method_label(method: str) -> str:
     return METHOD_LABELS.get(method, method.replace("_", " "))
 

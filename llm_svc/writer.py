@@ -52,6 +52,7 @@ from llm_svc.vocabulary import (
     listing,
     method_label,
     plain_check,
+    plain_review,
     whole_name,
 )
 from mesh.runtime.estimand import estimand_words
@@ -74,8 +75,9 @@ class Sentence:
     """One sentence of an explanation and the facts behind its figures.
 
     ``quotes`` is set when the sentence quotes the analysis's own words (a check's
-    interpretation, a warning, an assumption): the guardrail checks what the writer
-    composes, and a quoted fact is the evidence itself.
+    interpretation, a warning, an assumption) or only states its facts (its window, its
+    health verdict): the guardrail checks what the writer composes, and a quoted fact is
+    the evidence itself.
     """
 
     text: str
@@ -460,20 +462,18 @@ def caveats(analysis: Analysis) -> list[Sentence]:
     return out
 
 
-# A REVIEW check in plain words, for an executive: what it means for the figures (by check kind;
-# the others' are vocabulary.PLAIN_CHECKS, worded for a failure).
-_PLAIN_REVIEWS = {
-    "budget_response": "budgets followed demand, so part of what the paid channels seem to have "
-    "caused may be demand they chased",
-    "omitted_channels": "a channel the model leaves out may be behind part of what it credits "
-    "to the others",
-}
 _HEALTH_FACT = "derived:health = the worst outcome of the model's checks"
 
 
 def health(analysis: Analysis) -> Sentence | None:
     """For an executive, an attribution's health verdict (PASS, REVIEW or FAIL) before its
-    figures, and for REVIEW which checks warned and what that means in plain words."""
+    figures, and for REVIEW which checks warned and what that means in plain words.
+
+    The verdict is the analysis's statement of its own checks, every part a cited fact or a
+    plain reading of one, and no claim about a channel: it goes out as written, like a quote
+    (the claim reader took "the holdout and budget response raised warnings" for a claim that
+    a one-channel model's channel raised revenue, and the guardrail dropped the one line an
+    executive must read: R52-F7)."""
     if analysis.kind != "attribution" or not analysis.checks:
         return None
     b = _Builder(analysis.analysis_id).t("model health: ")
@@ -481,13 +481,13 @@ def health(analysis: Analysis) -> Sentence | None:
     if failed:
         b.f(_HEALTH_FACT, "FAIL").t(": the model failed its ")
         _checks(b, list(failed))
-        return b.t(", so its figures should not be relied on.").build()
+        return b.t(", so its figures should not be relied on.").build(quotes=True)
     if not warned:
-        return b.f(_HEALTH_FACT, "PASS").t(": every check of the model passed.").build()
+        return b.f(_HEALTH_FACT, "PASS").t(": every check of the model passed.").build(quotes=True)
     b.f(_HEALTH_FACT, "REVIEW").t(": usable, with caveats to read first: the ")
     _checks(b, list(warned))
     b.t(" raised a warning" if len(warned) == 1 else " raised warnings")
-    plain = [p for p in dict.fromkeys(_PLAIN_REVIEWS.get(c.kind, "") for c in warned) if p]
+    plain = [p for p in dict.fromkeys(plain_review(c.kind) for c in warned) if p]
     if plain:
         b.t(f" ({'; '.join(plain)})")
     whose = (  # a paid-budget check qualifies the channels that spend only
@@ -495,7 +495,7 @@ def health(analysis: Analysis) -> Sentence | None:
         if all(c.kind == "budget_response" for c in warned)
         else "the figures below"
     )
-    return b.t(f", so read {whose} as indicative rather than established.").build()
+    return b.t(f", so read {whose} as indicative rather than established.").build(quotes=True)
 
 
 def _named(text: str, effects: Sequence[Effect]) -> list[str]:
