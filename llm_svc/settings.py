@@ -142,8 +142,9 @@ class LlmSettings:
         loopback_ok = self.server_on_loopback and not self.keys_on
         if not (wanted in self.allowed_urls or (loopback_ok and is_loopback(parts.hostname))):
             raise InvalidRequest(
-                "this server calls only its configured LLM endpoint and the ones in "
-                "--llm-allowed-urls"
+                "this server calls only its configured LLM endpoint and the ones on its "
+                "allow-list (--llm-allowed-urls of liftos up or python -m llm_svc, or "
+                "LIFTOS_LLM_ALLOWED_URLS)"
                 + ("" if self.keys_on else ", and loopback endpoints when it listens on loopback"),
                 field="llm.url",
                 reason="LLM_URL_NOT_ALLOWED",

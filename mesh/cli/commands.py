@@ -59,6 +59,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         raise SystemExit(f"liftos up: {exc}") from None
     os.umask(0o077)  # the data dir, logs and everything the services write: owner only
     for flag, env in ((args.llm_url, "LIFTOS_LLM_URL"), (args.llm_model, "LIFTOS_LLM_MODEL"),
+                      (args.llm_allowed_urls, "LIFTOS_LLM_ALLOWED_URLS"),
                       (args.store, "LIFTOS_MEMORY_STORE")):  # fmt: skip
         if flag:
             os.environ[env] = flag  # the service processes inherit them
@@ -191,6 +192,11 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
         "LIFTOS_LLM_PROVIDER_KEY, not LIFTOS_LLM_API_KEY: that is the llm service's mesh key)",
     )  # fmt: skip
     up.add_argument("--llm-model", default=None, help="its model name (LIFTOS_LLM_MODEL)")
+    up.add_argument(
+        "--llm-allowed-urls", default=None, metavar="URL,...",
+        help="other endpoints an explain request may name (--llm-url), sent no provider key "
+        "(LIFTOS_LLM_ALLOWED_URLS)",
+    )  # fmt: skip
     up.add_argument(
         "--store", default=None,
         help="memory's record store: postgresql://… (LIFTOS_MEMORY_STORE; default SQLite)",
