@@ -47,6 +47,10 @@ and the forecast samples every source of error the horizon compounds:
   recent spend is as certain as the baseline, a plan that changes spend adds the media's
   uncertainty in proportion to the change.
 
+A day of the history far outside its usual range (a day imported ×50, an outage's zeros) is
+read as a one-off: left out of the fit and of the residual moves, and named
+(:mod:`surfacing_svc.outlier_days`).
+
 Every sampled path is a whole path, so the total over the horizon has the right (wider than
 independent) interval.
 
@@ -75,6 +79,7 @@ from mesh.runtime.holiday_rules import holiday_table
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.errors import InsufficientData
 from surfacing_svc.intervals import Interval
+from surfacing_svc.outlier_days import outlier_days
 from surfacing_svc.seasons import UNSEEN_SEASON_SD, resolve_seasons
 
 __all__ = ["Forecast", "media_share", "predict_performance"]
@@ -550,6 +555,11 @@ def predict_performance(
     keep = x.std(axis=0) > 0
     keep[0] = True
     x, xf = x[:, keep], xf[:, keep]
+    # A day far outside the history's usual range (a day imported ×50, an outage's zeros) is
+    # a one-off, not a move demand makes: left in, every path crossing it replayed it (R50-F4).
+    odd = outlier_days(x, log_b, known=None if usual is None else ~usual)
+    said_odd = [odd.warning(dates, y, log_b)] if odd.any else []
+    log_b = odd.usual(log_b)
     if yearly:
         # Growth and the yearly season's wrap are confounded over a year or two: half the
         # paths come from each specification (equal-weight model averaging), so the interval
@@ -596,7 +606,7 @@ def predict_performance(
     ]
     media = baseline * shares[:, n:]
     total = baseline + media
-    warnings: list[str] = list(calendar.warnings)
+    warnings: list[str] = list(calendar.warnings) + said_odd
     if curves:
         warnings += _carried_over(
             curves, full_spend, base, picks, baseline, media, future[0], level
