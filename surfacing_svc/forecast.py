@@ -45,7 +45,9 @@ and the forecast samples every source of error the horizon compounds:
 - **the media response**: the curves' parameter draws, each with the baseline it implies (the
   history fixes the outcome, so a draw with more media had less baseline): a plan that keeps
   recent spend is as certain as the baseline, a plan that changes spend adds the media's
-  uncertainty in proportion to the change.
+  uncertainty in proportion to the change. A channel that ran on part of the analysis window
+  (a Q4 flight, a launch) is read on its curve conditional on running, since the plan gives
+  the days it runs (:mod:`surfacing_svc.flight_curves`).
 
 A day of the history far outside its usual range (a day imported ×50, an outage's zeros) is
 read as a one-off: left out of the fit and of the residual moves, and named
@@ -78,6 +80,7 @@ from mesh.runtime.cancellation import checkpoint
 from mesh.runtime.holiday_rules import holiday_table
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.errors import InsufficientData
+from surfacing_svc.flight_curves import Running, running
 from surfacing_svc.intervals import Interval
 from surfacing_svc.outlier_days import outlier_days
 from surfacing_svc.seasons import UNSEEN_SEASON_SD, resolve_seasons
@@ -536,6 +539,14 @@ def predict_performance(
         if ahead is None:
             ahead = np.full(horizon, as_usual[c.channel])
         full_spend[c.channel] = np.concatenate([past, np.asarray(ahead, dtype=np.float64)])
+    # A channel that ran on part of the window only is read a day at a time on its curve
+    # conditional on running: the plan gives the days it runs (R51-F1).
+    flights: dict[str, Running] = {}
+    for c in curves:
+        flight = running(c, spend.get(c.channel, np.zeros(n)), y)
+        if flight is not None:
+            flights[c.channel] = flight
+    curves = [flights[c.channel].curve if c.channel in flights else c for c in curves]
     base = float(baseline_total) if baseline_total is not None else 1.0
     picks = [rng.integers(0, np.asarray(c.scale).size, paths) for c in curves]
     shares = _shares(curves, full_spend, base, n + horizon, picks, paths)
@@ -612,11 +623,15 @@ def predict_performance(
             curves, full_spend, base, picks, baseline, media, future[0], level
         )
     for c in curves:  # OptimizeBudget's warning: a planned spend the model never saw
-        if c.channel in plan:
+        if c.channel not in plan:
+            continue
+        if c.channel in flights:  # against the rate it ran at, on the days the plan spends
+            beyond = flights[c.channel].extrapolation(plan[c.channel], as_usual[c.channel])
+        else:
             beyond = c.over(horizon).extrapolation(
                 float(np.sum(plan[c.channel])), usual=as_usual[c.channel] * horizon
             )
-            warnings += [beyond] if beyond is not None else []
+        warnings += [beyond] if beyond is not None else []
     unseen = sorted({table[d] for d in days[n:] if d in table} - set(seen))
     if unseen:
         warnings.append(
