@@ -37,6 +37,11 @@ Checks and thresholds (each a named :class:`HealthCheck`):
   a factor 3 from what their geo and day lead one to expect (a data error, most often): named
   with their values; REVIEW, or FAIL when they carry 5% of the window's outcome
   (:func:`outcome_outliers`).
+- **national_outliers** — days whose national outcome (every geo at once, which the geo-day
+  check reads as the day's shift) is more than 8 robust standard deviations of the fit's
+  national residuals and a factor 5 from what the calendar, external factors and media
+  explain (an import error, most often): named with the usual day and the geos that moved;
+  REVIEW, or FAIL at 5% of the window's outcome (:mod:`.health_national`).
 - **identification** — per channel: the spend variation the model can use (national spend
   left after the calendar and external factors, relative to its level) below 2% cannot
   identify an effect; two channels whose usable spend series correlate above 0.95 cannot be
@@ -80,6 +85,7 @@ from .health_holdout import (
     holdout_theta,
 )
 from .health_lag import lag_beyond_window
+from .health_national import national_outliers
 from .health_outcome import (
     HealthCheck,
     Verdict,
@@ -209,7 +215,8 @@ def assess(
     lag = lag_beyond_window(fit)
     checks += [lag] if lag is not None else []
     # the data's own checks first: a reader fixes the file before judging the model
-    data = [sparse_outcome(fit.panel), _outcome_gaps(fit), outcome_outliers(fit.panel)]
+    data = [sparse_outcome(fit.panel), _outcome_gaps(fit), outcome_outliers(fit.panel),
+            national_outliers(fit)]  # fmt: skip
     checks[:0] = [c for c in data if c is not None]
     # the panel's findings about its data (panel.DataCheck); a state stored before has none
     checks[:0] = [HealthCheck(c.name, Verdict.REVIEW, c.value, c.threshold, c.message)
