@@ -42,6 +42,10 @@ Checks and thresholds (each a named :class:`HealthCheck`):
   national residuals and a factor 5 from what the calendar, external factors and media
   explain (an import error, most often): named with the usual day and the geos that moved;
   REVIEW, or FAIL at 5% of the window's outcome (:mod:`.health_national`).
+- **spend_spikes** — a channel's day of spend a factor 10 above its usual day (and 8 robust
+  standard deviations), or a run of days booked on one day (a spike followed or preceded by
+  days without any), unless most channels pushed that day together: named with the channel,
+  the day and the amount; REVIEW (:mod:`.health_spend`).
 - **identification** — per channel: the spend variation the model can use (national spend
   left after the calendar and external factors, relative to its level) below 2% cannot
   identify an effect; two channels whose usable spend series correlate above 0.95 cannot be
@@ -95,6 +99,7 @@ from .health_outcome import (
 )
 from .health_prior import PriorBound, prior_bound, prior_bound_check
 from .health_prior import reason as prior_reason
+from .health_spend import spend_spikes
 from .spec import Identification
 
 __all__ = [
@@ -216,7 +221,7 @@ def assess(
     checks += [lag] if lag is not None else []
     # the data's own checks first: a reader fixes the file before judging the model
     data = [sparse_outcome(fit.panel), _outcome_gaps(fit), outcome_outliers(fit.panel),
-            national_outliers(fit)]  # fmt: skip
+            national_outliers(fit), spend_spikes(fit.panel)]  # fmt: skip
     checks[:0] = [c for c in data if c is not None]
     # the panel's findings about its data (panel.DataCheck); a state stored before has none
     checks[:0] = [HealthCheck(c.name, Verdict.REVIEW, c.value, c.threshold, c.message)
