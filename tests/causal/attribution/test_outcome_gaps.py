@@ -52,3 +52,20 @@ def test_the_gap_days_are_left_out_of_the_fit(demo: World, gap, demo_fit) -> Non
     # the demo's days does (mean 0.19, max 0.55: /tmp measurement in the commit message).
     moved = np.abs(_iroas(gap) - _iroas(demo_fit))
     assert moved.mean() < 0.25 and moved.max() < 0.75, moved
+
+
+@pytest.mark.parametrize("days", [1, 3])
+def test_a_short_outage_in_a_dense_outcome_is_an_export_gap(demo: World, days: int) -> None:
+    """Audit s21 R50 F3: a fixed slack of 3 days called any 1-3-day outage "days without a
+    sale, not an export gap" while the panel's warning said to check the export; in an
+    outcome that sells every geo-day, chance gives none such days."""
+    y = demo.panel.outcome.copy()
+    y[:, 80 : 80 + days] = 0.0
+    health = assess(fit_mmm(dataclasses.replace(demo.panel, outcome=y), ModelSpec()), holdout=False)
+    first = health.checks[0]
+    assert first.name == "outcome_gaps", first
+    assert "fewer than one such day(s) would come by chance" in first.message, first.message
+    assert "a gap in the outcome export is the likely cause; re-export those days" in (
+        first.message
+    )
+    assert "days without a sale" not in first.message
