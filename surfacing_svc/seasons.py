@@ -50,6 +50,7 @@ __all__ = [
     "Seasons",
     "built_in",
     "resolve_seasons",
+    "season_spans",
 ]
 
 # Built-in retail seasons per country: name -> ((month, day) first, (month, day) last). The
@@ -219,6 +220,50 @@ def _recur(
     return out, read
 
 
+def _recurring(
+    registered: Mapping[str, Mapping[dt.date, float]], days: list[dt.date], country: str
+) -> tuple[
+    dict[str, dict[dt.date, float]], dict[str, str | None], dict[str, dict[dt.date, dt.date]]
+]:
+    """Per registered season: its values with ``days`` past its last registered one recurred
+    (:func:`_recur`), the holiday it moves with (None: calendar dates), and the day each
+    recurred day was read from."""
+    holidays = _holiday_dates(country, min(d.year for d in days) - 1, days[-1].year + 1)
+    recurred, movers, reads = {}, {}, {}
+    for name, values in registered.items():
+        movers[name] = _recurrence(values, holidays)
+        recurred[name], reads[name] = _recur(values, days, movers[name], holidays)
+    return recurred, movers, reads
+
+
+def season_spans(
+    first: dt.date,
+    last: dt.date,
+    country: str,
+    registered: Mapping[str, Mapping[dt.date, float]] | None = None,
+) -> list[tuple[str, dt.date, dt.date]]:
+    """The season spans (name, first day, last day) that meet ``first``..``last``, as a
+    forecast reads them: the org's registered seasons, recurred past their last registered
+    day, and the built-in ones no registered season stands for (each year's, whether or not a
+    history holds them). What a test plan checks its window against."""
+    days = [first + dt.timedelta(k) for k in range((last - first).days + 1)]
+    recurred, _, _ = _recurring(registered or {}, days, country) if registered else ({}, {}, {})
+    on: dict[str, list[dt.date]] = {
+        name: [d for d in days if values.get(d, 0.0) != 0] for name, values in recurred.items()
+    }
+    for name, span in built_in(country).items():
+        if not any(_covers(values, span) for values in recurred.values()):
+            on[name] = [d for d in days if _in_span(d, span)]
+    spans: list[tuple[str, dt.date, dt.date]] = []
+    for name, inside in sorted(on.items()):
+        for d in inside:
+            if spans and spans[-1][0] == name and (d - spans[-1][2]).days == 1:
+                spans[-1] = (name, spans[-1][1], d)
+            else:
+                spans.append((name, d, d))
+    return sorted(spans, key=lambda s: (s[1], s[0]))
+
+
 def resolve_seasons(
     dates: np.ndarray,
     n: int,
@@ -239,12 +284,9 @@ def resolve_seasons(
     held_out = np.zeros(n, dtype=bool)
     warnings: list[str] = []
 
-    holidays = _holiday_dates(country, min(d.year for d in days) - 1, days[-1].year + 1)
-    recurred: dict[str, dict[dt.date, float]] = {}
+    recurred, movers, reads = _recurring(registered, days, country)
     for name in sorted(registered):
-        values = registered[name]
-        mover = _recurrence(values, holidays)
-        recurred[name], read = _recur(values, days, mover, holidays)
+        mover, read = movers[name], reads[name]
         later = [d for d in ahead if d in read]
         if not later:
             continue  # registered over the whole horizon (or nothing to recur from)
@@ -252,7 +294,7 @@ def resolve_seasons(
         how = "the same calendar dates" if mover is None else f"the same days around {mover}"
         said = ", ".join(str(y) for y in sorted({read[d].year for d in later}))
         warnings.append(
-            f"season {name!r} is registered up to {max(values)}: the forecast assumes it recurs "
+            f"season {name!r} is registered up to {max(registered[name])}: the forecast assumes it recurs "
             f"on {how} as in {said}, "
             + (f"so {_runs_text(on)} in the horizon is inside it" if on else
                f"when it was not on, so the horizon's {_span_text(later)} is outside it")

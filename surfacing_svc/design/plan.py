@@ -25,6 +25,7 @@ from surfacing_svc.history import GeoHistory
 from surfacing_svc.usual_spend import RegisteredTest, usual_days
 
 from .assignment import make_blocks, rerandomise
+from .peaks import peak_notes
 from .power import DurationNoise, mde_at, placebo_noise, power_at
 from .registered import carry_over_notes, concurrent_notes, placebo_note, tested_days
 from .returns import carry_over_note, extrapolation_note, priced
@@ -603,6 +604,8 @@ def design_experiment(
         warnings.append(carry_over_note(spec.channel, priced_cells[0].power_curve))
     warnings += [budget_note(spec, c, c.index if n_cells > 1 else None) for c in cells]
     warnings = [w for w in warnings if w]
+    # A test into the peak reads out too late and prices the peak at ordinary days (R51-F3).
+    warnings += peak_notes(history, cells, start, spec.country, spec.seasons, usual.index)
     warnings.append(analysis_note(pre))
     warnings.append(SPILLOVER_NOTE)
     warnings += history.warnings

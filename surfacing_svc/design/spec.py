@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -108,6 +109,12 @@ class DesignSpec:
     start : datetime.date or None
         The test's first day (None: the day after the history), from which the registered
         tests it would meet or follow are read.
+    country : str
+        The country whose retail calendar (Black Friday to Cyber Monday, the gift weeks) the
+        test is checked against: the analysis's holiday calendar, else the US, as a forecast.
+    seasons : mapping name -> (mapping date -> value)
+        The org's registered seasons (nonzero inside), as a forecast reads them
+        (:func:`surfacing_svc.seasons.season_spans`).
     """
 
     channel: str
@@ -123,6 +130,8 @@ class DesignSpec:
     rerandomisations: int = 100
     seed: int = 0
     start: dt.date | None = None
+    country: str = "US"
+    seasons: Mapping[str, Mapping[dt.date, float]] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
