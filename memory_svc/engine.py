@@ -289,8 +289,8 @@ class MemoryEngine:
 
     def check_filter(
         self, org_id: str, flt: RecordFilter, prefix: str, *, allow_unknown: bool = False
-    ) -> None:
-        self._searcher.check_filter(org_id, flt, prefix, allow_unknown=allow_unknown)
+    ) -> RecordFilter:
+        return self._searcher.check_filter(org_id, flt, prefix, allow_unknown=allow_unknown)
 
     def scan_page(
         self,

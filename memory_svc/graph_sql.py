@@ -76,6 +76,17 @@ class GraphReads:
             )
         return found
 
+    def names_of_kind(self, org_id: str, kind: str) -> list[str]:
+        """The names of the org's nodes of ``kind`` ("geo": its geos) that some current
+        record supports, sorted; a range of the (org_id, node_id) key."""
+        m = self._d.mark
+        rows = self._query(
+            f"SELECT node_id FROM graph_nodes WHERE org_id = {m} AND node_id >= {m} "
+            f"AND node_id < {m} AND record_count > 0 ORDER BY node_id",
+            [org_id, f"{kind}:", f"{kind};"],  # ';' sorts right after ':'
+        )
+        return [str(r[0])[len(kind) + 1 :] for r in rows]
+
     def nodes(self, org_id: str, node_ids: Sequence[str]) -> dict[str, GraphNodeRow]:
         """The rows of those of ``node_ids`` that some current record supports."""
         m = self._d.mark

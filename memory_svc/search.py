@@ -33,10 +33,10 @@ from typing import Any, TypeVar
 import numpy as np
 
 from memory_svc.embedding import CausalEmbedder, Embedders
-from memory_svc.errors import DimensionMismatch, OrgNotFound, UnknownFilterValue
+from memory_svc.errors import DimensionMismatch, OrgNotFound
 from memory_svc.faiss_index import IndexManager
+from memory_svc.filter_values import checked_filter
 from memory_svc.store import RecordFilter, RecordStore
-from mesh.runtime.exceptions import FieldViolation, shown
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -96,34 +96,14 @@ class Searcher:
 
     def check_filter(
         self, org_id: str, flt: RecordFilter, prefix: str, *, allow_unknown: bool = False
-    ) -> None:
-        """OrgNotFound for an unknown org; UnknownFilterValue for values the org never had
-        (campaigns, channels and geos only when not ``allow_unknown``: they then match
-        nothing, as the store's filter has it)."""
+    ) -> RecordFilter:
+        """The filter to search by: OrgNotFound for an unknown org; UnknownFilterValue for
+        values the org never had, naming the closest it has; a geo the org has under another
+        spelling ("CA" for "US-CA") read as the stored one (``memory_svc.filter_values``).
+        With ``allow_unknown`` campaigns, channels and geos are taken as given and match
+        nothing the org lacks, as the store's filter has it."""
         self._org(org_id)
-        wanted: list[tuple[str, str]] = []
-        for attr, kind in (
-            ("campaign_ids", "campaign"),
-            ("channels", "channel"),
-            ("geos", "geo"),
-        ):
-            if allow_unknown:
-                continue
-            for i, value in enumerate(getattr(flt, attr)):
-                wanted.append((f"{prefix}{attr}[{i}]", f"{kind}:{value}"))
-        if flt.experiment_id:
-            wanted.append((f"{prefix}experiment_id", f"experiment:{flt.experiment_id}"))
-        present = self.store.present_nodes(org_id, [n for _, n in wanted])
-        violations = [
-            FieldViolation(
-                f,
-                f"{n.split(':', 1)[0]} {shown(n.split(':', 1)[1])} has no records in org {org_id!r}",
-            )
-            for f, n in wanted
-            if n not in present
-        ]
-        if violations:
-            raise UnknownFilterValue(violations[0].description, violations=violations)
+        return checked_filter(self.store, org_id, flt, prefix, allow_unknown=allow_unknown)
 
     def query_vector(self, org_id: str, text: str | None, vector: np.ndarray | None) -> np.ndarray:
         """The unit query vector for a text or raw vector query, checked against the org."""

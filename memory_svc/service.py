@@ -8,6 +8,7 @@ worker thread and back is a large share of such a search.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 from collections.abc import AsyncIterator
@@ -112,7 +113,7 @@ class MemoryService(memory_grpc.MemoryServiceServicer):
         # small scan (a late row's series history) then costs one hop, not two
         hop = asyncio.ensure_future(asyncio.to_thread(self._first_page, q, pager))
         try:
-            snapshot, rows = await asyncio.shield(hop)
+            snapshot, rows, q = await asyncio.shield(hop)  # q: its filter as checked
         except asyncio.CancelledError:
             # the call ended while the thread opened the snapshot: closed once it has, not
             # left to hold the store until it expires
@@ -135,8 +136,9 @@ class MemoryService(memory_grpc.MemoryServiceServicer):
 
     def _first_page(
         self, q: convert.ScanQuery, pager: ScanPager
-    ) -> tuple[ScanSnapshot, list[ScanRow]]:
-        self._engine.check_filter(q.org_id, q.filter, "", allow_unknown=q.allow_unknown)
+    ) -> tuple[ScanSnapshot, list[ScanRow], convert.ScanQuery]:
+        flt = self._engine.check_filter(q.org_id, q.filter, "", allow_unknown=q.allow_unknown)
+        q = dataclasses.replace(q, filter=flt)  # a geo spelt otherwise read as stored
         snapshot = self._engine.open_scan(q.org_id)
         try:
             rows = self._page(snapshot, q, pager)
@@ -145,7 +147,7 @@ class MemoryService(memory_grpc.MemoryServiceServicer):
             raise
         if pager.done:  # a one-page scan holds nothing while its reply is sent
             snapshot.close()
-        return snapshot, rows
+        return snapshot, rows, q
 
     def _page(
         self, snapshot: ScanSnapshot, q: convert.ScanQuery, pager: ScanPager
@@ -168,12 +170,11 @@ class MemoryService(memory_grpc.MemoryServiceServicer):
         return convert.search_response(result)
 
     def _search(self, q: convert.SearchQuery):  # type: ignore[no-untyped-def]
-        if not q.filter.is_empty():
-            self._engine.check_filter(q.org_id, q.filter, "filter.")
+        flt = q.filter
+        if not flt.is_empty():  # a geo spelt otherwise ("CA") read as stored ("US-CA")
+            flt = self._engine.check_filter(q.org_id, flt, "filter.")
         vector = self._engine.query_vector(q.org_id, q.text, q.vector)
-        return self._engine.search(
-            q.org_id, vector, q.filter, q.k, include_payloads=q.include_records
-        )
+        return self._engine.search(q.org_id, vector, flt, q.k, include_payloads=q.include_records)
 
     async def QueryGraph(
         self, request: memory_pb.QueryGraphRequest, context: grpc.aio.ServicerContext
@@ -256,6 +257,8 @@ class MemoryService(memory_grpc.MemoryServiceServicer):
         return convert.spaces_response(summaries, token)
 
 
-def _close_opened(hop: asyncio.Future[tuple[ScanSnapshot, list[ScanRow]]]) -> None:
+def _close_opened(
+    hop: asyncio.Future[tuple[ScanSnapshot, list[ScanRow], convert.ScanQuery]],
+) -> None:
     if not hop.cancelled() and hop.exception() is None:
         hop.result()[0].close()

@@ -71,12 +71,10 @@ from mesh.runtime.storage import check_writable
 
 __all__ = ["CHECKPOINT_INTERVAL_S", "PAGE_SIZE", "SQLiteRecordStore"]
 
-
 # The writer leaves checkpoints to a background thread (below); past this many WAL bytes it
 # checkpoints itself, so the WAL stays bounded should that thread fall behind.
 _WAL_BACKSTOP_BYTES = 256 << 20
 CHECKPOINT_INTERVAL_S = 0.5
-
 
 # Page size of a new database (an existing file keeps its own: in WAL mode it cannot change):
 # rows pack tighter than at 4,096 and fewer, larger WAL frames cost less CPU per byte.
@@ -140,7 +138,6 @@ class _HeldSums:
 # Page cache of each reader thread's connection (the writer's is 64 MiB). Scans read in
 # order and mostly once, and up to one reader per worker thread serves them at once.
 _READER_CACHE_KIB = 16 * 1024
-
 
 # What a caller of a write that hit a full disk lost (mesh.runtime.storage); re-sending the
 # batch is safe: its records are stored once (those already stored count as unchanged).
@@ -438,6 +435,9 @@ class SQLiteRecordStore(SQLiteAccounts):
 
     def present_nodes(self, org_id: str, node_ids: Sequence[str]) -> set[str]:
         return self._graph.present(org_id, node_ids)
+
+    def node_names(self, org_id: str, kind: str) -> list[str]:
+        return self._graph.names_of_kind(org_id, kind)
 
     def graph(self, org_id: str) -> tuple[list[GraphNodeRow], list[GraphEdgeRow]]:
         return self._graph.whole(org_id)

@@ -18,10 +18,12 @@ import re
 import unicodedata
 from collections.abc import Mapping
 
-import holidays
 import numpy as np
 
 from ingestion_svc.rejection_list import quoted
+from mesh.runtime.region_names import SUBDIVISION_CODE as _CODE
+from mesh.runtime.region_names import country_calendar as _calendar
+from mesh.runtime.region_names import subdivision_names
 
 __all__ = [
     "COMPLETE",
@@ -41,17 +43,9 @@ __all__ = [
 # counties), so that a code outside them is known not to be one. Germany's 16 Länder are all
 # there (with the city of Augsburg, which is no ISO code and is left out).
 COMPLETE = ("US", "CA", "DE")
-# An ISO 3166-2 subdivision code after its country's prefix; and a region that carries its
-# country already ("DE-BY", "CA-ON").
-_CODE = re.compile(r"[A-Z0-9]{1,3}", re.ASCII)
+# A region that carries its country already ("DE-BY", "CA-ON"); its subdivision codes are
+# mesh.runtime.region_names's, as are the names (memory's filters read regions by them too).
 _PREFIXED = re.compile(r"[A-Z]{2}-[A-Z0-9]{1,3}", re.ASCII | re.IGNORECASE)
-
-
-def _calendar(country: str) -> holidays.HolidayBase | None:
-    try:
-        return holidays.country_holidays(country)
-    except NotImplementedError:
-        return None
 
 
 @functools.cache
@@ -65,21 +59,6 @@ def subdivisions(country: str) -> Mapping[str, str] | None:
     for name, code in getattr(calendar, "subdivisions_aliases", {}).items():
         if code in codes:
             out[unicodedata.normalize("NFC", name).upper()] = code
-    return out
-
-
-@functools.cache
-def subdivision_names(country: str) -> Mapping[str, str]:
-    """The region names the holidays package knows for a country, case-folded → their ISO
-    3166-2 code ("são paulo" → "SP"); empty where it knows none. Names only: a code is kept
-    as written, and an alias that is no ISO code (France's "Zone A") is left out."""
-    calendar = _calendar(country)
-    if calendar is None:
-        return {}
-    out: dict[str, str] = {}
-    for name, code in getattr(calendar, "subdivisions_aliases", {}).items():
-        if _CODE.fullmatch(code) and not _CODE.fullmatch(name):  # "GP" is no name
-            out.setdefault(unicodedata.normalize("NFC", name).casefold(), code)
     return out
 
 

@@ -324,6 +324,10 @@ class PostgresRecordStore:
         return self._graph.present(org_id, node_ids)
 
     @_reachable
+    def node_names(self, org_id: str, kind: str) -> list[str]:
+        return self._graph.names_of_kind(org_id, kind)
+
+    @_reachable
     def graph(self, org_id: str) -> tuple[list[GraphNodeRow], list[GraphEdgeRow]]:
         return self._graph.whole(org_id)
 
