@@ -210,10 +210,13 @@ def answer_design(
     question: DesignQuestion,
     model: PlanningModel | None,
     tests: Sequence[RegisteredTest] = (),
+    seasons: Mapping[str, Mapping[dt.date, float]] | None = None,
 ) -> tuple[ExperimentDesign, GeoHistory]:
     """The design for the question on the org's history (and, with a model, the expected
     effect of each cell from the channel's curve); the org's registered ``tests`` keep a
-    test window out of the channel's business-as-usual levels."""
+    test window out of the channel's business-as-usual levels; its registered ``seasons`` and
+    the analysis's holiday calendar (else the US, as a forecast) are the peaks a test is
+    checked against (R51-F3)."""
     question = design_metric(question, model)
     assert question.metric is not None
     history = history_from_frame(frame, metric=question.metric, switch=_SWITCH_DESIGN)
@@ -232,7 +235,9 @@ def answer_design(
         cells = tuple(_with_roas(curve, c, effect) for c in cells)
     elif question.expected_roas is not None:
         cells = tuple(replace(c, roas=question.expected_roas) for c in cells)
-    design = _design(history, replace(question.spec, cells=cells), tests)
+    country = model.holiday_country if model is not None and model.holiday_country else "US"
+    spec = replace(question.spec, cells=cells, country=country, seasons=seasons or {})
+    design = _design(history, spec, tests)
     notes = tests.note() if isinstance(tests, RegisteredTests) else []
     longest = max((p.duration_days for c in design.cells for p in c.power_curve), default=0)
     notes += lag_past_test(model.warnings if model else (), question.spec.channel, longest)

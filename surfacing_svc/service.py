@@ -110,12 +110,12 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
         )
         q = design_metric(q, model)  # the analysis's outcome: the experiment records it too
         # A registered test's window is not the channel's business as usual (R5-F4).
-        rates, tests = await self._rates_and_tests(q.org_id, context)
+        rates, tests, seasons = await self._rates_and_tests(q.org_id, context)
         frame = await self._history.sums_frame(
             q.org_id, start=q.history_start, end=q.history_end, fx=rates,
             timeout=context.time_remaining(),
         )  # fmt: skip
-        design, history = await _compute(context, answer_design, frame, q, model, tests)
+        design, history = await _compute(context, answer_design, frame, q, model, tests, seasons)
         drift = await self._drift(context, frame, reading, q.history_start, q.history_end)
         last = history.dates[-1].item()
         q = replace(q, experiment_id=q.experiment_id or convert.design_id())
@@ -257,7 +257,7 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
             # Proposed tests are designed as DesignExperiment designs them: a registered
             # test's window is not business as usual (R5-F4), and the history they read now
             # may differ from the analysis's (R5-F3).
-            rates, tests = await self._rates_and_tests(q.org_id, context)
+            rates, tests, _ = await self._rates_and_tests(q.org_id, context)
             history = await self._history.sums_frame(
                 q.org_id, start=None, end=model.end, fx=rates, timeout=context.time_remaining(),
             )  # fmt: skip
@@ -407,16 +407,17 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
 
     async def _rates_and_tests(
         self, org_id: str, context: grpc.aio.ServicerContext
-    ) -> tuple[list[FxSeries], RegisteredTests]:  # fmt: skip
-        """The org's registered exchange rates and tests from one read of its calendar, which
-        carries both (they had been two, listing the experiments twice). Without the factors
-        no rates (a history in one currency needs none, one in two is then refused naming the
-        rate), and the tests are read alone (their own reading says if that fails too)."""
+    ) -> tuple[list[FxSeries], RegisteredTests, dict[str, dict[dt.date, float]]]:  # fmt: skip
+        """The org's registered exchange rates, tests and seasons from one read of its
+        calendar, which carries them all (they had been two, listing the experiments twice).
+        Without the factors no rates (a history in one currency needs none, one in two is then
+        refused naming the rate) and no seasons (a design checks the built-in calendar only),
+        and the tests are read alone (their own reading says if that fails too)."""
         try:
             calendar = await self._registry.calendar(org_id, timeout=context.time_remaining())
         except RegistryUnavailable:
-            return [], await self._registry.tests(org_id, timeout=context.time_remaining())
-        return calendar.fx, calendar.tests
+            return [], await self._registry.tests(org_id, timeout=context.time_remaining()), {}
+        return calendar.fx, calendar.tests, calendar.seasons
 
     async def _product_analyses(
         self, q: RecommendQuestion, context: grpc.aio.ServicerContext

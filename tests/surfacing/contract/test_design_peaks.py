@@ -14,6 +14,9 @@ import grpc
 import numpy as np
 import pytest
 from liftos.v1 import common_pb2 as common_pb
+from liftos.v1 import ingestion_pb2 as ingestion_pb
+from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
+from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 from liftos.v1 import surfacing_pb2 as pb
@@ -95,3 +98,20 @@ def test_a_go_dark_over_the_peak_is_said_and_priced_at_last_years_level(mesh):
     assert season == pytest.approx(ratio * usual, rel=0.01)
     cost = float(re.search(r"expected to cost about ([\d,]+) of", note)[1].replace(",", ""))
     assert cost == pytest.approx(abs(cell.power_curve[0].expected_lift) * season, rel=0.01)
+
+
+def test_the_orgs_own_season_is_the_one_checked(mesh):
+    """The org registers its gift season (history only) a week later than the built-in one,
+    8-28 December: the test is checked against it, recurred, and not against 1-21 December."""
+    registry = ingestion_grpc.IngestionServiceStub(grpc.insecure_channel(mesh["ingestion"].address))
+    values = {d: float(d.month == 12 and 8 <= d.day <= 28) for d in DAYS}
+    registry.RegisterExternalFactor(ingestion_pb.RegisterExternalFactorRequest(
+        org_id="shop", series=ingestion_pb.ExternalFactorSeries(
+            name="gift_weeks", type=md_pb.EXTERNAL_FACTOR_TYPE_SEASON, values=[
+                ingestion_pb.DatedValue(value=v, date=common_pb.Date(
+                    year=d.year, month=d.month, day=d.day)) for d, v in values.items()])))  # fmt: skip
+    reply = _design(mesh, duration_days=[14], minimum_detectable_lift=0.05,
+                    start_date=common_pb.Date(year=2024, month=12, day=3))  # fmt: skip
+    note = _peak_note(reply)
+    assert "gift_weeks (2024-12-08 to 2024-12-28)" in note
+    assert "Christmas shopping season" not in note
