@@ -28,10 +28,11 @@ channels) and back to the caller in trailing metadata. The log line of a call is
 a failed call its status message, truncated and with non-printables escaped. Never a key,
 any other metadata or a request's content.
 
-A request stream of an org's key (Ingest, WriteStream, Write) that the server has answered
-in full and that sends nothing for ``stream_idle_s`` (``LIFTOS_STREAM_IDLE_S``) is ended
-RESOURCE_EXHAUSTED STREAM_IDLE with RetryInfo: its slot, and what it holds at memory, go back
-(R46-F2).
+A request stream of an org's key (Ingest, WriteStream, Write) that sends nothing for
+``stream_idle_s`` (``LIFTOS_STREAM_IDLE_S``) while the server waits for its next message, every
+earlier one answered, is ended RESOURCE_EXHAUSTED STREAM_IDLE with RetryInfo: its slot, and
+what it holds at memory, go back (R46-F2). The server's own time on a message is never the
+client's idleness (V2-F6).
 
 The same call records its metrics (mesh.runtime.metrics, when the server has them: count and
 duration by code, calls in flight, a service's response observers) and its SERVER span
@@ -237,7 +238,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         stream_idle_s: float | None = None,
     ) -> None:
         """``stream_idle_s``: how long a request stream of an org's key, answered in full,
-        may send nothing (None: ``LIFTOS_STREAM_IDLE_S``, else ``STREAM_IDLE_S``)."""
+        may send nothing while the server waits for it (None: ``LIFTOS_STREAM_IDLE_S``,
+        else ``STREAM_IDLE_S``)."""
         self._auth = auth
         self._metrics = metrics
         self._reflection_open = reflection_open
@@ -547,7 +549,8 @@ class _Call:
     async def next_message(self, messages: AsyncIterator[Any]) -> Any:
         """The stream's next request message; raises StopAsyncIteration at its end, and
         ResourceExhausted when the server has answered every message (a response stream
-        answers each: Ingest, WriteStream) and the client sent none for ``_idle_s``."""
+        answers each: Ingest, WriteStream) and the client sent none for ``_idle_s`` counted
+        from this call or the last answer, whichever is later."""
         if self._idle_s is None:
             message = await anext(messages)
         else:
@@ -558,24 +561,42 @@ class _Call:
 
     async def _within_idle(self, messages: AsyncIterator[Any], idle_s: float) -> Any:
         owes = self._policy.kind == "bidi_stream"  # one answer per message
+        # The client is idle only while the server waits on it: from now (the handler asks
+        # for the next message: what it spent on the last one, answering or storing it, is
+        # its own time, V2-F6), or from its last answer if that comes later.
+        waiting = time.monotonic()
         task: asyncio.Future[Any] = asyncio.ensure_future(anext(messages))
         # its outcome is taken below, or, when the call ends first (idle, cancelled), left to
         # end with the call (grpc ends a pending read then) and never awaited
         task.add_done_callback(_retrieved)
         while not task.done():
-            left = None if owes and self._read > self._sent else self._heard + idle_s
+            since = max(self._heard, waiting)
+            left = None if owes and self._read > self._sent else since + idle_s
             if left is not None and time.monotonic() >= left:
                 raise ResourceExhausted(
-                    f"this stream sent nothing for {idle_s:g} s after its last answer "
-                    f"({STREAM_IDLE_ENV}), so it was ended to free what it held; every "
-                    "message sent was answered: open a new stream for the next (the SDK "
-                    "does)",
+                    f"this stream sent nothing for {idle_s:g} s {self._idle_state(owes)}",
                     retry_after_s=RETRY_AFTER_S,
                     reason="STREAM_IDLE",
                 )
             wait = _IDLE_TICK_S if left is None else left - time.monotonic()
             await asyncio.wait((task,), timeout=max(min(wait, _IDLE_TICK_S), 0.01))
         return task.result()
+
+    def _idle_state(self, owes: bool) -> str:
+        """An idle stream's refusal after "sent nothing for N s": where it stood, and the way
+        on. A response stream (Ingest, WriteStream) had every message answered; a stream
+        answered once, at its end (Write), had its messages read."""
+        freed = f"({STREAM_IDLE_ENV}), so it was ended to free what it held"
+        if owes:
+            return (
+                f"after its last answer {freed}; every message sent was answered: open a new "
+                "stream for the next (the SDK does)"
+            )
+        return (
+            f"while the server waited for its next message {freed}; the server had read all "
+            f"{self._read} message(s) it sent (such a stream is answered only at its end): "
+            "send the rest on a new stream"
+        )
 
     async def admit(self, requests: AsyncIterator[Any], streaming: bool) -> Any:
         """The decoded request (or request stream) of an admitted caller; for a unary request
