@@ -2,7 +2,8 @@
 
 ``liftos optimize ANALYSIS_ID --budget 1e6 [--days 30] [--bound meta=0.5:2] [--risk 0.5]``
 allocates a budget on the analysis's response curves and says which bounds bind; ``liftos predict
-[ANALYSIS_ID] --days 28 [--set meta=1.5]`` forecasts the outcome under a spend plan;
+[ANALYSIS_ID] --days 28 [--set meta=1.5] [--daily tiktok=500@2024-11-01..2024-12-31]``
+forecasts the outcome under a spend plan (a flight: spend on the dates given, 0 on the rest);
 ``liftos design --org ORG --channel meta --weeks 4`` powers a geo experiment on the org's
 history (``--save`` registers it); ``liftos recommend [ANALYSIS_ID]`` ranks the actions.
 """
@@ -19,6 +20,7 @@ from liftos.v1 import causal_pb2 as causal_pb
 
 from mesh.cli import timeouts
 from mesh.cli.attribution import interval_text, number_text
+from mesh.cli.flights import Flight, flights, per_day, plan_line
 from mesh.cli.json_out import document, print_json
 from mesh.runtime.drift_words import WINDOW_CHANGED
 from mesh.sdk.client import LiftOS, dc
@@ -105,8 +107,10 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
     p.add_argument("--days", type=int, required=True)
     p.add_argument("--set", action="append", default=[], metavar="CHANNEL=MULTIPLIER",
                    help="recent daily spend × multiplier; repeat")  # fmt: skip
-    p.add_argument("--daily", action="append", default=[], metavar="CHANNEL=AMOUNT",
-                   help="spend per day; repeat")  # fmt: skip
+    p.add_argument("--daily", action="append", default=[],
+                   metavar="CHANNEL=AMOUNT[@START..END]",
+                   help="spend per day, on every day of the horizon or on the dates given "
+                   "(a flight: 0 on the others); repeat")  # fmt: skip
     p.add_argument("--alpha", type=float, default=0.0,
                    help="1 − the intervals' level (default 0.10: 90%%, as analyze, recommend, "
                    "optimize and counterfactual)")  # fmt: skip
@@ -420,11 +424,13 @@ def _in_platform_currency(c: ChannelConversion, current: float, new: float, word
 
 
 def run_predict(args: argparse.Namespace, peers: Any) -> int:
+    plain, dated = flights(args.daily)
     with timeouts.client(args, peers) as client:
         r = client.predict(
-            args.analysis_id, days=args.days, daily_spend=_pairs(args.daily, "--daily"),
+            args.analysis_id, days=args.days, daily_spend=_pairs(plain, "--daily"),
             multipliers=_pairs(args.set, "--set"), alpha=args.alpha, country=args.country,
             fan_levels=[_number(v, "--fan", args.fan) or 0.0 for v in args.fan.split(",") if v],
+            daily_plan=_flown(client, args, dated),
         )  # fmt: skip
         if args.json:
             analysis = _analysis(client, args.analysis_id) if args.analysis_id else None
@@ -441,6 +447,25 @@ def run_predict(args: argparse.Namespace, peers: Any) -> int:
     for w in r.warnings:
         print(f"warning: {w}")
     return 0
+
+
+def _flown(
+    client: LiftOS, args: argparse.Namespace, dated: dict[str, list[Flight]]
+) -> dict[str, list[float]]:
+    """The dated ``--daily`` ranges as one spend per horizon day, which starts the day after
+    the analysis's window (read from the analysis); each plan said on stderr."""
+    if not dated:
+        return {}
+    analysis = _analysis(client, args.analysis_id) if args.analysis_id else None
+    if analysis is None or analysis.WhichOneof("result") != "attribution":
+        raise SystemExit("error: --daily CHANNEL=AMOUNT@START..END needs an attribution "
+                         "analysis id: the horizon starts the day after its window")  # fmt: skip
+    end = analysis.attribution.date_range.end_date
+    first = dt.date(end.year, end.month, end.day) + dt.timedelta(days=1)
+    plan = {c: per_day(c, ranges, first, args.days) for c, ranges in dated.items()}
+    for channel, ranges in dated.items():
+        print(plan_line(channel, ranges, args.days), file=sys.stderr)
+    return plan
 
 
 def run_design(args: argparse.Namespace, peers: Any) -> int:

@@ -102,10 +102,13 @@ class SurfacingCalls(ClientBase):
         country: str = "",
         fan_levels: Sequence[float] = (),
         org_id: str | None = None,
+        daily_plan: Mapping[str, Sequence[float]] | None = None,
     ) -> dc.PredictPerformanceResponse:
         """The next ``days`` days of outcome with intervals: under a plan of ``daily_spend``
-        (channel → spend per day) and/or ``multipliers`` (channel → × recent daily spend) read
-        with a stored attribution analysis; without one, the outcome from its own history.
+        (channel → spend per day), ``multipliers`` (channel → × recent daily spend) and/or
+        ``daily_plan`` (channel → one spend per horizon day, ``days`` of them: a flight, a
+        launch, a channel paused for part of the horizon) read with a stored attribution
+        analysis; without one, the outcome from its own history.
         ``fan_levels`` (e.g. 0.5, 0.8, 0.95) adds one interval per level to every point and
         total (``fan``, ``total_fan``), for a fan chart. ``country`` (ISO 3166, "AU") names
         whose holidays the forecast knows; "" the analysis's holiday calendar, else the US."""
@@ -117,6 +120,17 @@ class SurfacingCalls(ClientBase):
             surfacing_pb.SpendPlan(channel=c, multiplier=v)
             for c, v in numbers_by_name(multipliers, "multipliers").items()
         ]
+        plan += [
+            surfacing_pb.SpendPlan(channel=c, daily=_per_day(v, f"daily_plan[{c!r}]", days))
+            for c, v in (daily_plan or {}).items()
+        ]
+        named = [p.channel for p in plan]
+        if twice := sorted({c for c in named if named.count(c) > 1}):
+            raise InvalidArgument(
+                f"{', '.join(twice)} is planned more than once: give each channel in one of "
+                "daily_spend, multipliers and daily_plan",
+                field="daily_plan",
+            )
         request = surfacing_pb.PredictPerformanceRequest(
             org_id=self._org(org_id), analysis_id=analysis_id, horizon_days=as_whole(days, "days"),
             alpha=alpha,
@@ -229,3 +243,19 @@ class SurfacingCalls(ClientBase):
         )
         reply = self._unary(lambda: self._surfacing.CheckAnalysisData(request))
         return dc.CheckAnalysisDataResponse.parse(reply.SerializeToString())
+
+
+def _per_day(values: Sequence[float], argument: str, days: object) -> list[float]:
+    """One spend per horizon day, each a number, as many as ``days``."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise InvalidArgument(
+            f"{argument} must be a sequence of daily spends, one per horizon day", field=argument
+        )
+    out = [as_number(v, f"{argument}[{i}]") for i, v in enumerate(values)]
+    if len(out) != as_whole(days, "days"):
+        raise InvalidArgument(
+            f"{argument} has {len(out)} daily values for a {days}-day horizon: give one per day "
+            "(0 on the days the channel does not spend)",
+            field=argument,
+        )
+    return out

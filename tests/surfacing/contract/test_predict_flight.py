@@ -9,6 +9,7 @@ curve read the same flight at 0.29, and a warning that the rate was extrapolatio
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -23,7 +24,10 @@ from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
 
 import sim
 import sim.core
+from mesh.cli import commands as cli
+from mesh.runtime.config import PeerConfig
 from mesh.runtime.inprocess import RunningService
+from mesh.sdk import InvalidArgument, LiftOS
 from surfacing_svc.curves import HillCurve
 from tests.causal.attribution.records import world_mesh
 
@@ -124,3 +128,38 @@ def test_rerunning_a_flight_reads_what_the_analysis_read_of_it(
     # three times the rate is not: named against the rate it ran at, on the days it spends
     (said,) = [w for w in heavy.warnings if w.startswith("tiktok") and "beyond what the model" in w]
     assert f"on its {days} day(s) with spend, 3.0× what it spent a day while it ran" in said, said
+
+
+def test_the_sdk_and_the_cli_plan_a_flight_by_day(
+    mesh: dict[str, RunningService],
+    analysis: causal_pb.AttributionResult,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """R51-F6: the SDK's ``daily_plan`` and the CLI's ``--daily CHANNEL=AMOUNT@START..END``
+    send the per-day plan the API takes; before, both could only spend one amount on every
+    day of the horizon."""
+    model = next(m for m in analysis.response_models if m.channel == "tiktok")
+    flight = _flight(model)
+    raw = _predict(mesh, analysis.analysis_id, flight)
+    monkeypatch.setenv("LIFTOS_SURFACING_ADDR", mesh["surfacing"].address)
+    monkeypatch.setenv("LIFTOS_CAUSAL_ADDR", mesh["causal"].address)
+    with LiftOS(PeerConfig.from_env(), org_id=ORG) as client:
+        sdk = client.predict(analysis.analysis_id, days=HORIZON, daily_plan={"tiktok": flight})
+        with pytest.raises(InvalidArgument, match="has 3 daily values for a 70-day horizon"):
+            client.predict(analysis.analysis_id, days=HORIZON, daily_plan={"tiktok": [1.0] * 3})
+        with pytest.raises(InvalidArgument, match="tiktok is planned more than once"):
+            client.predict(analysis.analysis_id, days=HORIZON, daily_spend={"tiktok": 1.0},
+                           daily_plan={"tiktok": flight})  # fmt: skip
+    assert sdk.total is not None
+    assert sdk.total.estimate == pytest.approx(raw.total.estimate, rel=1e-9)
+    end = analysis.date_range.end_date
+    start = dt.date(end.year, end.month, end.day) + dt.timedelta(days=8)  # a week off first
+    last = start + dt.timedelta(days=model.active_days - 1)
+    rate = model.reference_spend / model.active_days
+    assert cli.main(["predict", analysis.analysis_id, "--org", ORG, "--days", str(HORIZON),
+                     "--daily", f"tiktok={rate!r}@{start}..{last}"]) == 0  # fmt: skip
+    out, err = capsys.readouterr()
+    assert (f"plan: tiktok {rate:,.0f} a day on {start}..{last} ({model.active_days} days); 0 "
+            f"on the horizon's other {HORIZON - model.active_days} days") in err  # fmt: skip
+    assert f"total: {raw.total.estimate:,.0f} [" in out, out
