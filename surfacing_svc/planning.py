@@ -21,6 +21,7 @@ from surfacing_svc.design import CellSpec, DesignSpec, ExperimentDesign, Treatme
 from surfacing_svc.design import design_experiment as _design
 from surfacing_svc.design.returns import added_return, lag_past_test
 from surfacing_svc.errors import InsufficientData, InvalidRequest, NotAnAttribution
+from surfacing_svc.flighted_actions import flighted
 from surfacing_svc.forecast import MIN_HISTORY_DAYS, Forecast, predict_performance
 from surfacing_svc.history import GeoHistory, history_from_frame, refuse_start_within
 from surfacing_svc.observed_days import observed_days
@@ -636,8 +637,7 @@ def answer_recommend(
     )  # fmt: skip
     warnings = list(model.notes())
     if model.outcome == "revenue" and value > 1:
-        # R12-F7: README's `--value-per-outcome 80` (for a conversions analysis) on a revenue
-        # one valued each unit of revenue at 80 and scaled every impact by it, silently
+        # R12-F7: a conversion's value (README's 80) on a revenue analysis scaled every impact
         warnings.append(
             f"value_per_outcome {value:g} values each unit of revenue at {value:g}: a margin is "
             "at most 1 (0.3 for 30%), so above 1 only a lifetime-value multiple of first-order "
@@ -646,10 +646,8 @@ def answer_recommend(
     at_risk = {k: v for k, v in model.at_risk().items() if k not in failed}
     designs: dict[str, ExperimentDesign] = {}
     effects = {e.channel: e for e in model.effects}
-    held, unmodelled = held_channels(
-        awaiting_read_out(tests, model.start, model.end, model.calibrated_by),
-        [c.channel for c in curves],
-    )
+    held, unmodelled = held_channels(awaiting_read_out(
+        tests, model.start, model.end, model.calibrated_by), [c.channel for c in curves])  # fmt: skip
     # Budget moves are OptimizeBudget's answers with its default bound (recommend's
     # equal_budget_plan and break_even_plan), so the two RPCs agree on one analysis; made
     # once, as the actions are ranked twice where experiments are designed.
@@ -660,12 +658,12 @@ def answer_recommend(
     )  # fmt: skip
 
     def ranked() -> tuple[Action, ...]:
-        return recommend(
+        return flighted(recommend(
             curves, value_per_outcome=value, designs=designs,
             level=question.level, max_results=len(curves) + 1, max_change=DEFAULT_MAX_CHANGE,
             risk=question.risk, effects=effects, at_risk=at_risk, plans=plans,
             units=Units(value, model.outcome, model.currency), under_test=held, end=model.end,
-        )  # fmt: skip
+        ), model.ran, question.horizon_days or model.period_days, plans.equal_budget)  # fmt: skip
 
     actions = ranked()
     # Channels tested: the unidentified, and those at risk whose draws asked for more spend.

@@ -392,7 +392,7 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
             return (), 0
         start, end = window
         try:
-            rates, _ = await self._rates_and_tests(org_id, context)
+            rates, _, _ = await self._rates_and_tests(org_id, context)
             frame = await self._history.sums_frame(
                 org_id, start=start, end=end, fx=rates, timeout=context.time_remaining()
             )

@@ -8,6 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 from causal_svc.attribution.channel_span import Span, span_notes, spans
+from surfacing_svc.actions import Action, ActionKind
+from surfacing_svc.flighted_actions import flighted
+from surfacing_svc.intervals import Interval
 from surfacing_svc.usual_spend import RanDays, run_rate_notes
 
 DATES = np.arange("2026-08-03", "2026-11-01", dtype="datetime64[D]")  # 90 days
@@ -55,3 +58,32 @@ def test_a_plan_of_nothing_reads_as_off_or_a_stop() -> None:
     assert "so the plan keeps it off (over the days it ran it spent" in stopped, stopped
     (launched,) = run_rate_notes([("meta", 543.0, 0.0)], {"meta": RanDays(50, 90, False)}, 30)
     assert launched.endswith("since it started it spends 977 per 30 days, which the plan stops")
+
+
+def _action(kind: ActionKind, channel: str, current: float, proposed: float) -> Action:
+    return Action(kind, channel, f"{kind.value} {channel}", "the draws say so",
+                  Interval(-5.0, -9.0, -1.0, 0.9), 0.98, (), current, proposed)  # fmt: skip
+
+
+def test_recommend_says_a_stopped_channels_cut_as_leaving_it_off() -> None:
+    """R51-F5: recommend said "[CUT] cut tiktok spend by 30% to 750,292, confidence 98%" for a
+    Q4-only channel that had spent nothing for nine months; no line said it had stopped."""
+    ran = {"tiktok": RanDays(61, 400, True), "meta": RanDays(50, 90, False)}
+    actions = [_action(ActionKind.CUT, "tiktok", 1_071_846.0, 750_292.0),
+               _action(ActionKind.SCALE, "meta", 543.0, 687.0),
+               _action(ActionKind.CUT, "google", 900.0, 700.0)]  # fmt: skip
+    out = {a.channel: a for a in flighted(actions, ran, 400)}
+    off = out["tiktok"]
+    assert (off.kind, off.action) == (ActionKind.HOLD, "leave tiktok off")
+    assert off.impact.estimate == 0.0 and off.proposed_spend == off.current_spend
+    assert "has spent nothing since it stopped, so there is no spend to cut" in off.rationale
+    assert "the draws say so" in off.rationale  # the model's own reading is kept, said as such
+    (fact,) = [f.text for f in off.facts if f.name == "ran_part_of_window"]
+    assert "so the plan keeps it off" in fact and "restarts" not in fact
+    # a launched channel keeps its move, with the run rate beside it
+    assert out["meta"].kind is ActionKind.SCALE
+    assert any("since it started it spends" in f.text for f in out["meta"].facts)
+    # a channel that ran throughout is untouched
+    assert out["google"] == actions[2]
+    # the hold ranks after the moves
+    assert [a.channel for a in flighted(actions, ran, 400)][-1] == "tiktok"

@@ -1,0 +1,67 @@
+"""Recommend's actions on a channel that ran on part of the analysis window only (a launch, a
+stop, a seasonal flight). Its "current" spend is the window's mean, which counts the days it did
+not run as none, so a move read from it needs the run-rate note OptimizeBudget already gives
+(:func:`surfacing_svc.usual_spend.run_rate_notes`). A stopped channel spends nothing now: "cut
+it by 30%" asks to cut a budget that does not exist (R51-F5: a Q4-only channel nine months
+off), so the cut is said as leaving it off, which changes nothing and is what the draws back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+from surfacing_svc.actions import Action, ActionKind, Fact
+from surfacing_svc.intervals import Interval
+from surfacing_svc.optimizer import BudgetPlan
+from surfacing_svc.recommend import ranked
+from surfacing_svc.usual_spend import RanDays, run_rate_notes
+
+__all__ = ["flighted"]
+
+
+def flighted(
+    actions: Sequence[Action],
+    ran: Mapping[str, RanDays],
+    horizon_days: int,
+    reallocation: BudgetPlan | None = None,
+) -> tuple[Action, ...]:
+    """``actions`` with those on channels in ``ran`` said against their run rate; a stopped
+    channel's cut said as leaving it off. ``reallocation`` is the plan behind the REALLOCATE
+    action (its channels' current and proposed spends)."""
+    if not ran:
+        return tuple(actions)
+    out = []
+    for a in actions:
+        if a.channel in ran:
+            a = _channel(a, ran[a.channel], horizon_days)
+        elif a.kind is ActionKind.REALLOCATE and reallocation is not None:
+            moved = dict(a.spends)
+            notes = run_rate_notes(
+                ((p.channel, p.current_spend, p.optimal_spend) for p in reallocation.channels
+                 if p.channel in moved), ran, horizon_days,
+            )  # fmt: skip
+            a = replace(a, facts=(*a.facts, *(Fact("ran_part_of_window", None, n) for n in notes)))
+        out.append(a)
+    return ranked(out)  # a cut said as a hold ranks with the holds
+
+
+def _channel(a: Action, r: RanDays, horizon_days: int) -> Action:
+    off = r.stopped and a.kind is ActionKind.CUT
+    (note,) = run_rate_notes([(a.channel, a.current_spend, 0.0 if off else a.proposed_spend)],
+                             {a.channel: r}, horizon_days) or ("",)  # fmt: skip
+    facts = (*a.facts, Fact("ran_part_of_window", None, note)) if note else a.facts
+    if not off:
+        return replace(a, facts=facts)
+    return replace(
+        a, kind=ActionKind.HOLD, action=f"leave {a.channel} off",
+        rationale=(
+            f"{a.channel} ran on {r.ran} of the analysis window's {r.window} days and has spent "
+            "nothing since it stopped, so there is no spend to cut; read at its window-mean "
+            f"spend the model says: {a.rationale}; so restarting it at its former level is not "
+            "recommended, and the confidence is the share of the draws in which that level "
+            "costs more than it returns"
+        ),
+        impact=Interval.exact(0.0, a.impact.level), facts=facts,
+        proposed_spend=a.current_spend,
+    )  # fmt: skip
