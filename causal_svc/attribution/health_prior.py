@@ -42,6 +42,7 @@ from .objective import t_residual
 
 __all__ = ["MIN_DATA_SHARE", "PriorBound", "prior_bound", "prior_bound_check"]
 
+
 @dataclass(frozen=True, slots=True)
 class PriorBound:
     """A channel whose effect the window's data barely informed: ``share`` of its precision

@@ -147,7 +147,9 @@ def test_a_state_that_cannot_be_repaired_is_refused_with_the_way_out(
     # A FitState stored without its convergence (a field with no default to give it), bytes
     # naming a class this version no longer has, and a panel as 59006fa pickled it: read by
     # position, its outcome name would land in platform_unreported_share.
-    missing = _as_stored_without(state_from_bytes(fresh), {FitState: ("convergence", "demand", "identification")})
+    missing = _as_stored_without(
+        state_from_bytes(fresh), {FitState: ("convergence", "demand", "identification")}
+    )
     renamed = zlib.compress(pickle.dumps(state_from_bytes(fresh)).replace(b"FitState", b"FitStat0"))
     shifted = _as_stored_without(state_from_bytes(fresh), AT_59006FA)
     for blob, named in (
