@@ -14,9 +14,9 @@ two live ones were driven to 29× and 50× the mean, deep in saturation — last
 re-run read 0.09 per dollar where the analysis read it at 0.20 and its curve at 0.29 (R51-F1).
 
 Conditional on running: the off-days' geo-days (a share ``W_off`` of the window's baseline
-weight) are dropped from the nodes — the lowest nodes, each whose cumulative weight's midpoint
-lies inside the off share (zero nodes a geo never spent in stay where the channel ran) — and
-the rest reweighted to sum to one. A running day at ``r_t`` puts its geo-days at ``n_j`` times
+weight, at zero input) are dropped from the nodes — from the lowest up, by weight, the node
+where the share runs out keeping its input on its running part — and the rest reweighted to
+sum to one. A running day at ``r_t`` puts its geo-days at ``n_j`` times
 ``r_t / R̄_on``, ``R̄_on`` the running days' baseline-weighted mean ``r`` over the on-days'
 relative mean input ``1/W_on``::
 
@@ -29,9 +29,13 @@ baseline ``W_on / R`` is the share of days the channel ran. Re-run at last year'
 same days, every geo-day gets last year's input and the forecast returns the curve's
 ``f(s_ref)`` at the forecast's baseline level: what the analysis read of the flight.
 
-Which days are off: runs of :data:`OFF_RUN_DAYS` or more days without national spend (a week-
-long gap, as the attribution's hole rule); a channel spending one day a week (a Tuesday email
-send) has no such run and keeps its curve (its nodes hold its carry-over's decay, not days off).
+Which days are off: the days before its launch and after its stop, each a run of
+:data:`OFF_RUN_DAYS` or more days without national spend (a trickle under
+:data:`TRICKLE_SHARE` of its level counts as none). Gaps between its first and last day are
+its pattern, not off: a channel that pulses, or spends one day a week, keeps its curve.
+Known limit: causal bins a short flight's geo-days with the zeros around them (12 nodes by
+weight), so that node's mean is diluted and the analysis's own f(s_ref) reads the flight high;
+the conditional curve gives the node's whole input to its running part (:func:`_conditioned`).
 """
 
 from __future__ import annotations
@@ -42,11 +46,14 @@ import numpy as np
 
 from surfacing_svc.curves import EXTRAPOLATION_RATIO, HillCurve
 
-__all__ = ["OFF_RUN_DAYS", "Running", "running", "running_days"]
+__all__ = ["OFF_RUN_DAYS", "TRICKLE_SHARE", "Running", "running"]
 
 # Runs of this many days without spend or more are days the channel did not run
 # (causal_svc.attribution.panel's _HOLE_DAYS: a week).
 OFF_RUN_DAYS = 7
+# A day spending under this share of the channel's level while it ran is not running (V2-F3:
+# $20 a day beside a flight of 17,571 a day turned the conditional curve off).
+TRICKLE_SHARE = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +85,27 @@ class Running:
 
 
 def _off_days(spend: np.ndarray) -> np.ndarray:
-    """Days inside runs of at least :data:`OFF_RUN_DAYS` days without spend."""
-    zero = np.concatenate([[False], spend <= 0, [False]])
-    edges = np.flatnonzero(np.diff(zero.astype(np.int8)))
-    off = np.zeros(spend.size, bool)
-    for a, b in zip(edges[::2], edges[1::2], strict=True):
-        if b - a >= OFF_RUN_DAYS:
-            off[a:b] = True
+    """The days before the channel's launch and after its stop inside the window: a leading or
+    trailing run of at least :data:`OFF_RUN_DAYS` days without spend (a trickle under
+    :data:`TRICKLE_SHARE` of its level while it ran counts as none). Gaps between its first and its
+    last day are not off: a channel that pulses (a burst a month, a week on and a week off)
+    keeps its curve, whose nodes hold that pattern as the analysis saw it (V2-F2: reading it
+    as a flight spread its bursts over every day and read 4× the analysis)."""
+    x = np.asarray(spend, dtype=np.float64)
+    if not (x > 0).any():
+        return np.zeros(x.size, bool)
+    # its level while it ran: the median of its top week of days (a flight may be 10 days of
+    # 400, so no quantile of all its days; one mis-keyed day moves a median of 7 little)
+    level = float(np.median(np.sort(x)[-OFF_RUN_DAYS:]))
+    on = np.flatnonzero(x > TRICKLE_SHARE * level)
+    off = np.zeros(x.size, bool)
+    if on.size == 0:
+        return off
+    first, last = int(on[0]), int(on[-1])
+    if first >= OFF_RUN_DAYS:
+        off[:first] = True
+    if x.size - 1 - last >= OFF_RUN_DAYS:
+        off[last + 1 :] = True
     return off
 
 
@@ -112,27 +133,29 @@ def running(curve: HillCurve, spend: np.ndarray, outcome: np.ndarray) -> Running
     return None if conditioned is None else Running(conditioned, int((~off).sum()), days)
 
 
-def running_days(curve: HillCurve, on_days: int) -> HillCurve | None:
-    """``curve`` conditional on running where only the analysis is at hand (a budget over the
-    next days, which reads no history): the channel ran ``on_days`` of the window's days
-    (``ChannelResponseModel.active_days``), its baseline taken as even over the window, so
-    ``W_on`` and ``W_on / R`` are both the share of days it ran. None where it ran throughout."""
-    share = on_days / curve.period_days
-    return _conditioned(curve, share, share) if 0 < share < 1 else None
-
-
 def _conditioned(curve: HillCurve, w_on: float, factor: float) -> HillCurve | None:
-    """The nodes of the off-days' share ``1 − w_on`` of the weight dropped (the lowest nodes
-    whose cumulative weight's midpoint lies inside it), the rest reweighted to sum to one and
-    scaled by ``factor`` (``W_on / R``; the module docstring)."""
+    """The nodes of the running days: the off-days' geo-days (a share ``1 − w_on`` of the
+    weight, at zero input) sit in the lowest nodes, so the running days are the highest nodes
+    down to a weight of ``w_on``; the node where that weight runs out holds off-days too, and
+    its part that ran keeps the node's whole input (``n_j · w_j`` over its share) — by weight,
+    not by whole nodes, so a flight shorter than one node's weight keeps its curve (V2-F12:
+    10–16 days of 400 were left unconditioned). Reweighted to sum to one and scaled by
+    ``factor`` (``W_on / R``; the module docstring)."""
     nodes = np.asarray(curve.nodes, dtype=np.float64)
     weights = np.asarray(curve.node_weights, dtype=np.float64)
-    order = np.argsort(nodes, kind="stable")
-    mid = np.cumsum(weights[order]) - weights[order] / 2.0
-    keep = np.ones(nodes.size, bool)
-    keep[order[mid < 1.0 - w_on]] = False
-    if not keep.any() or not weights[keep].sum() > 0:
+    if not 0.0 < w_on < 1.0:
         return None
-    return replace(
-        curve, nodes=nodes[keep] * factor, node_weights=weights[keep] / weights[keep].sum()
-    )
+    kept_n: list[float] = []
+    kept_w: list[float] = []
+    left = w_on * float(weights.sum())
+    for j in np.argsort(-nodes, kind="stable"):
+        if left <= 0:  # zero nodes inside the running days stay: its pattern while it ran
+            break
+        take = min(float(weights[j]), left)
+        kept_n.append(float(nodes[j]) * float(weights[j]) / take)
+        kept_w.append(take)
+        left -= take
+    w = np.asarray(kept_w)
+    if not (w.size and float(np.dot(kept_n, w)) > 0):
+        return None
+    return replace(curve, nodes=np.asarray(kept_n) * factor, node_weights=w / w.sum())
