@@ -51,17 +51,28 @@ def _channel(a: Action, r: RanDays, horizon_days: int) -> Action:
     (note,) = run_rate_notes([(a.channel, a.current_spend, 0.0 if off else a.proposed_spend)],
                              {a.channel: r}, horizon_days) or ("",)  # fmt: skip
     facts = (*a.facts, Fact("ran_part_of_window", None, note)) if note else a.facts
-    if not off:
+    if not r.stopped or a.kind not in (ActionKind.CUT, ActionKind.SCALE):
         return replace(a, facts=facts)
+    # It spends nothing now: "current" is 0, and the move is a restart or leaving it off
+    # (V2-F4/F7: the wire's proposed_spend had said restart at the window mean).
+    rate = a.current_spend * r.window / max(r.ran, 1)
+    said = (
+        f"{a.channel} ran on {r.ran} of the analysis window's {r.window} days and has spent "
+        f"nothing since it stopped; read at its window-mean spend ({a.current_spend:,.0f} over "
+        f"{horizon_days} days) the model says: {a.rationale}"
+    )
+    if off:
+        return replace(
+            a, kind=ActionKind.HOLD, action=f"leave {a.channel} off",
+            rationale=said + "; so there is no spend to cut, and restarting it at its former "
+            "level is not recommended: the confidence is the share of the draws in which that "
+            "level costs more than it returns",
+            impact=Interval.exact(0.0, a.impact.level), facts=facts, current_spend=0.0,
+            proposed_spend=0.0,
+        )  # fmt: skip
     return replace(
-        a, kind=ActionKind.HOLD, action=f"leave {a.channel} off",
-        rationale=(
-            f"{a.channel} ran on {r.ran} of the analysis window's {r.window} days and has spent "
-            "nothing since it stopped, so there is no spend to cut; read at its window-mean "
-            f"spend the model says: {a.rationale}; so restarting it at its former level is not "
-            "recommended, and the confidence is the share of the draws in which that level "
-            "costs more than it returns"
-        ),
-        impact=Interval.exact(0.0, a.impact.level), facts=facts,
-        proposed_spend=a.current_spend,
+        a, action=f"restart {a.channel} at {a.proposed_spend:,.0f} over {horizon_days} days "
+        f"(while it ran it spent at {rate:,.0f} per {horizon_days} days)",
+        rationale=said + "; the impact is against its window mean, not against leaving it off",
+        facts=facts, current_spend=0.0,
     )  # fmt: skip

@@ -75,8 +75,11 @@ def test_recommend_says_a_stopped_channels_cut_as_leaving_it_off() -> None:
     out = {a.channel: a for a in flighted(actions, ran, 400)}
     off = out["tiktok"]
     assert (off.kind, off.action) == (ActionKind.HOLD, "leave tiktok off")
-    assert off.impact.estimate == 0.0 and off.proposed_spend == off.current_spend
-    assert "has spent nothing since it stopped, so there is no spend to cut" in off.rationale
+    # it spends nothing now and the proposal is nothing (V2-F4: proposed_spend had been the
+    # window mean, a restart at the old level on the wire)
+    assert off.impact.estimate == 0.0 and off.current_spend == off.proposed_spend == 0.0
+    assert "has spent nothing since it stopped;" in off.rationale
+    assert "so there is no spend to cut" in off.rationale
     assert "the draws say so" in off.rationale  # the model's own reading is kept, said as such
     (fact,) = [f.text for f in off.facts if f.name == "ran_part_of_window"]
     assert "so the plan keeps it off" in fact and "restarts" not in fact
@@ -87,3 +90,15 @@ def test_recommend_says_a_stopped_channels_cut_as_leaving_it_off() -> None:
     assert out["google"] == actions[2]
     # the hold ranks after the moves
     assert [a.channel for a in flighted(actions, ran, 400)][-1] == "tiktok"
+
+
+def test_a_stopped_channels_raise_is_said_as_a_restart() -> None:
+    """V2-F7: a stopped channel's SCALE kept "increase tiktok spend by 20% to 1,286,215"."""
+    ran = {"tiktok": RanDays(61, 400, True)}
+    (a,) = flighted([_action(ActionKind.SCALE, "tiktok", 1_071_846.0, 1_286_215.0)], ran, 400)
+    assert a.kind is ActionKind.SCALE and a.current_spend == 0.0
+    assert a.proposed_spend == 1_286_215.0
+    assert a.action == (
+        "restart tiktok at 1,286,215 over 400 days (while it ran it spent at 7,028,498 per 400 days)"
+    )
+    assert "has spent nothing since it stopped" in a.rationale
