@@ -20,7 +20,7 @@ from surfacing_svc.curves import HillCurve
 from surfacing_svc.design import CellSpec, DesignSpec, ExperimentDesign, TreatmentKind
 from surfacing_svc.design import design_experiment as _design
 from surfacing_svc.design.returns import added_return, lag_past_test
-from surfacing_svc.errors import InsufficientData, InvalidRequest, NotAnAttribution
+from surfacing_svc.errors import InvalidRequest, NotAnAttribution
 from surfacing_svc.flighted_actions import flighted
 from surfacing_svc.forecast import MIN_HISTORY_DAYS, Forecast, predict_performance
 from surfacing_svc.history import GeoHistory, history_from_frame, refuse_start_within
@@ -35,6 +35,7 @@ from surfacing_svc.optimizer import (
     change_scale,
     optimize_budget,
 )
+from surfacing_svc.proposed_tests import checked_against_peaks, propose_tests
 from surfacing_svc.recommend import (
     Action,
     ActionKind,
@@ -236,8 +237,8 @@ def answer_design(
         cells = tuple(_with_roas(curve, c, effect) for c in cells)
     elif question.expected_roas is not None:
         cells = tuple(replace(c, roas=question.expected_roas) for c in cells)
-    country = model.holiday_country if model is not None and model.holiday_country else "US"
-    spec = replace(question.spec, cells=cells, country=country, seasons=seasons or {})
+    country = model.holiday_country if model is not None else ""
+    spec = checked_against_peaks(replace(question.spec, cells=cells), country, seasons)
     design = _design(history, spec, tests)
     notes = tests.note() if isinstance(tests, RegisteredTests) else []
     longest = max((p.duration_days for c in design.cells for p in c.power_curve), default=0)
@@ -619,11 +620,13 @@ def answer_recommend(
     evidence: Sequence[EffectEvidence] = (),
     tests: Sequence[RegisteredTest] = (),
     reallocate: bool = True,
+    seasons: Mapping[str, Mapping[dt.date, float]] | None = None,
 ) -> Recommendations:
     """Ranked actions (the channels' alone without ``reallocate``); channels that need a test
-    get a go-dark design on the org's history, designed as DesignExperiment designs one: the
-    org's registered ``tests`` are not business as usual nor placebo windows, and what they
-    change is said in the warnings.
+    get a go-dark design on the org's history, designed as DesignExperiment designs one
+    (:mod:`surfacing_svc.proposed_tests`): the org's registered ``tests`` are not business as
+    usual nor placebo windows, its registered ``seasons`` and the analysis's holiday calendar
+    are the peaks a test is checked against, and both are said in the warnings.
     A channel whose effect estimate failed its checks is tested, never moved, whatever the
     attribution model says of it; one whose registered test awaits its read-out is held."""
     value = outcome_value(model, question)
@@ -669,21 +672,12 @@ def answer_recommend(
     # Channels tested: the unidentified, and those at risk whose draws asked for more spend.
     untested = [a.channel for a in actions if a.kind is ActionKind.TEST]
     if untested and question.design_tests and history is not None:
-        try:
-            geo_history = history_from_frame(history, metric=model.outcome)
-        except InsufficientData as exc:
-            warnings.append(f"no experiment designed: {exc.message}")
-        else:
-            for name in untested:
-                try:
-                    designs[name] = _design(geo_history, DesignSpec(name), tests)
-                except (InsufficientData, InvalidRequest) as exc:
-                    warnings.append(f"no experiment designed for {name}: {exc.message}")
-                else:  # the proposal's registered-test caveats (R5-F4), as design gives them
-                    warnings += [f"proposed test of {name}: {n}"
-                                 for n in designs[name].registry_notes]  # fmt: skip
-            if isinstance(tests, RegisteredTests) and designs:
-                warnings += tests.note()
+        # As `liftos design` designs them: the peaks it checks and the registry's caveats said.
+        proposed, said = propose_tests(history, model.outcome, untested, tests,
+                                       model.holiday_country, seasons)  # fmt: skip
+        designs.update(proposed)
+        warnings += said
+        if designs:
             actions = ranked()
     warnings += hold_warnings(held, model.end, getattr(tests, "unread", "")) + unmodelled
     if at_risk:

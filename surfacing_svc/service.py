@@ -248,23 +248,26 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
                             f"analysis is recommended from; not used: {', '.join(unused)}"))  # fmt: skip
         used = tuple(dict.fromkeys((*q.analysis_ids, *(e.analysis_id for e in evidence))))
         q = replace(q, analysis_ids=used)
-        history, tests, drift = None, RegisteredTests(), None
+        history, tests, drift, seasons = None, RegisteredTests(), None, None
         failed = {e.channel for e in evidence if not e.supported}
         at_risk = model.at_risk()  # channels whose draws may ask for a scale that needs a test
         if q.design_tests and any(
             not c.identified or c.channel in failed or c.channel in at_risk for c in model.curves
         ):
             # Proposed tests are designed as DesignExperiment designs them: a registered
-            # test's window is not business as usual (R5-F4), and the history they read now
-            # may differ from the analysis's (R5-F3).
-            rates, tests, _ = await self._rates_and_tests(q.org_id, context)
+            # test's window is not business as usual (R5-F4), the org's seasons are peaks it
+            # is checked against (R51-F3), and the history they read now may differ from the
+            # analysis's (R5-F3).
+            rates, tests, seasons = await self._rates_and_tests(q.org_id, context)
             history = await self._history.sums_frame(
                 q.org_id, start=None, end=model.end, fx=rates, timeout=context.time_remaining(),
             )  # fmt: skip
             drift = await self._drift(context, history, reading, None, model.end)
         else:  # a channel whose registered test awaits its read-out is held (R42-F1)
             tests = await self._registry.tests(q.org_id, timeout=context.time_remaining())
-        answer = await _compute(context, answer_recommend, model, q, history, evidence, tests)
+        answer = await _compute(
+            context, answer_recommend, model, q, history, evidence, tests, seasons=seasons
+        )
         answer = await self._against_previous(answer, model, q, evidence, tests, context)
         answer = await self._checked_reallocation(answer, model, q, context)
         # The actions are the analysis's as made, whatever changed under its window since:
