@@ -3,8 +3,10 @@
 A value the org has no records of is refused (UNKNOWN_FILTER_VALUE) naming the closest
 values it has, except a geo spelt as ingestion reads a region: "CA", "us-ca" and "California"
 are the org's "US-CA" (mesh.runtime.region_names, the rules ingest stores geos by), so
-the filter reads the stored spelling. A spelling that is more than one stored place ("CA" of
-an org with "US-CA" and "ES-CA") is refused naming them.
+the filter reads the stored spelling. A stored geo spelt as the value, case aside, is read
+alone ("ca" of an org with "CA" and "US-CA" is its "CA"); a spelling that is more than one
+stored place ("ca" of an org with "US-CA" and "ES-CA"; "us-california" of one with
+"US-CA" and a geo "CA" stored without a country, maybe Canada) is refused naming them.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import difflib
 from memory_svc.errors import UnknownFilterValue
 from memory_svc.store import RecordFilter, RecordStore
 from mesh.runtime.exceptions import FieldViolation, shown
-from mesh.runtime.region_names import country_of, geos_of_place, names_of_geo
+from mesh.runtime.region_names import country_of, geos_of_place, names_of_geo, place_of
 
 __all__ = ["MAX_NEAR_SCAN", "NEAR_MATCHES", "checked_filter"]
 
@@ -56,7 +58,7 @@ def checked_filter(
             geos += [value] if kind == "geo" else []
             continue
         places = geos_of_place(value, org_has(kind)) if kind == "geo" else []
-        if places and len({country_of(p) for p in places} - {""}) <= 1:
+        if places and len({place_of(p) for p in places}) == 1:
             geos += places  # one place, as ingest would have stored it
             continue
         if places:

@@ -23,6 +23,7 @@ __all__ = [
     "country_of",
     "geos_of_place",
     "names_of_geo",
+    "place_of",
     "subdivision_names",
 ]
 
@@ -86,12 +87,28 @@ def _code(region: str, country: str) -> str:
     return subdivision_names(country).get(folded, region).casefold() if country else folded
 
 
+def place_of(geo: str) -> tuple[str, str]:
+    """The place a stored geo is: its country and its region's code, case-folded ("US-CA",
+    "us-California" → ("US", "ca")); a geo without a country is a place of its own, its
+    text case-folded ("CA" → ("", "ca")): it may be Canada or a country-less California,
+    so it is never another country's region."""
+    country, region = _split(geo)
+    return country, _code(region, country)
+
+
 def geos_of_place(value: str, geos: Iterable[str]) -> list[str]:
     """Those of ``geos`` (stored geos) that are the place ``value`` names, spelt as ingestion
-    would have stored it: case and Unicode form aside, with or without the country ("CA",
-    "us-ca" → "US-CA"), or by its name in the stored geo's country ("California" → "US-CA",
-    "Bayern" → "DE-BY"); a stored geo without a country matches the region of any. Sorted;
-    empty where none is."""
+    would have stored it. The geos spelt as ``value``, case, Unicode form and surrounding
+    spaces aside, where any is, alone ("ca" of an org with "CA" and "US-CA" → its "CA");
+    otherwise the geos that are the value's region with or without the country ("us-ca" →
+    "US-CA"), or by its name in the stored geo's country ("California" → "US-CA", "Bayern" →
+    "DE-BY"); a value with a country also matches a stored geo without one by that
+    country's names. Sorted; empty where none is. Several of them may be several places (:func:`place_of`): the caller
+    decides."""
+    folded = _folded(value)
+    same = [geo for geo in geos if _folded(geo) == folded]
+    if same:
+        return sorted(same)
     country, region = _split(value)
     out = []
     for geo in geos:
@@ -103,3 +120,7 @@ def geos_of_place(value: str, geos: Iterable[str]) -> list[str]:
         if _code(region, named_in) == _code(stored_region, named_in) and region:
             out.append(geo)
     return sorted(out)
+
+
+def _folded(text: str) -> str:
+    return unicodedata.normalize("NFC", text.strip()).casefold()

@@ -30,6 +30,8 @@ from tests.memory.conftest import reason_and_fields, scan_all, write
 
 US = "us_geos"
 TWO = "two_cas"
+# a US account's regions beside an account ingested without a country, its geos as written
+MIXED = "mixed_cas"
 CHANNELS = ("meta_retargeting", "google_search")
 
 
@@ -53,7 +55,11 @@ def _records(org: str, geos: tuple[str, ...]) -> list[md_pb.CausalMarketingData]
 
 @pytest.fixture(scope="module")
 def orgs(stub) -> None:
-    for org, geos in ((US, ("US-CA", "US-NY", "DE-BY")), (TWO, ("US-CA", "ES-CA"))):
+    for org, geos in (
+        (US, ("US-CA", "US-NY", "DE-BY")),
+        (TWO, ("US-CA", "ES-CA")),
+        (MIXED, ("US-CA", "US-DE", "CA", "DE")),
+    ):
         records = _records(org, geos)
         assert write(stub, org, records).inserted_count == len(records)
 
@@ -96,6 +102,29 @@ def test_two_places_of_one_spelling_are_refused_naming_both(stub, orgs) -> None:
     # the stored spelling, or one country's name, is one place
     assert _geos_found(stub, TWO, "US-CA") == {"US-CA"}
     assert _geos_found(stub, TWO, "California") == {"US-CA"}
+
+
+@pytest.mark.parametrize(
+    ("spelt", "read"),
+    [
+        ("CA", "CA"), ("ca", "CA"), (" Ca ", "CA"), ("DE", "DE"), ("de", "DE"),
+        ("US-CA", "US-CA"), ("us-ca", "US-CA"), ("California", "US-CA"), ("Delaware", "US-DE"),
+    ],
+)  # fmt: skip
+def test_a_geo_stored_without_a_country_is_not_another_countrys_region(
+    stub, orgs, spelt, read
+) -> None:
+    """V2-F5: 'ca' read the country-less CA (Canada, maybe) and US-CA together, 'CA' the CA
+    alone. The stored spelling, case aside, is one place whatever the letter case."""
+    assert _geos_found(stub, MIXED, spelt) == {read}
+
+
+def test_a_spelling_of_a_country_less_geo_and_a_region_is_refused_naming_both(stub, orgs) -> None:
+    reason, fields, message = _refusal(stub, MIXED, memory_pb.SearchFilter(geos=["us-california"]))
+    assert (reason, fields) == ("UNKNOWN_FILTER_VALUE", ["filter.geos[0]"])
+    assert message == (
+        "geo 'us-california' is more than one place in org 'mixed_cas': name one of 'CA', 'US-CA'"
+    )
 
 
 def test_an_unknown_value_is_refused_naming_the_closest(stub, orgs) -> None:
