@@ -42,6 +42,12 @@ LUMP_RATIO = 3.0
 LUMP_EMPTY = 2
 ALWAYS_ON = 0.9
 MIN_DAYS = 28
+# A keying error is a one-off (review V1 F1): a channel with more than ``MAX_ONE_OFF`` days at
+# least a factor ``1 / RECUR_SPAN`` of a spike's size (and ``LUMP_RATIO`` above its usual day)
+# has such days as its calendar — an email list's weekly campaign blast is ×10-40 its daily
+# flow sends, every week — and none of them is named.
+MAX_ONE_OFF = 2
+RECUR_SPAN = 4.0
 
 
 def _usual(x: np.ndarray) -> np.ndarray:
@@ -98,7 +104,7 @@ def spend_spikes(panel: MediaPanel) -> HealthCheck | None:
     for c, name in enumerate(panel.channels):
         on = x[c] > 0
         d = np.nan_to_num(dev[c], nan=-np.inf)
-        what = "spend" if has_spend[c] else "impressions"
+        what = "spend" if has_spend[c] else "sends or impressions"
         window = float(x[c].sum())
         claimed: set[tuple[int, int]] = set()  # an empty run is one lump's, the largest's
         for t in sorted(np.flatnonzero(d >= np.log(LUMP_RATIO)), key=lambda i: -d[i]):
@@ -112,7 +118,12 @@ def spend_spikes(panel: MediaPanel) -> HealthCheck | None:
                 )
                 lump = None if run in claimed else lump
                 claimed.add(run)
-            spike = d[t] >= np.log(SPIKE_RATIO) and (not scale[c] > 0 or d[t] >= SPIKE_Z * scale[c])
+            spike = (
+                d[t] >= np.log(SPIKE_RATIO)
+                and (not scale[c] > 0 or d[t] >= SPIKE_Z * scale[c])
+                and int((d >= max(np.log(LUMP_RATIO), d[t] - np.log(RECUR_SPAN))).sum())
+                <= MAX_ONE_OFF
+            )
             others = live[t] - 1
             if others > 0 and high[:, t].sum() - 1 >= 0.5 * others:
                 continue
@@ -153,7 +164,8 @@ def _words(
         f"(×{_factor(factor)}, {share:.0%} of its {what} in the window)"
     )
     if lump is None:
-        return head + ": a mis-keyed figure (an extra zero, cents read as units) or a real burst?"
+        slip = "an extra zero, cents read as units" if what == "spend" else "an extra zero"
+        return head + f": a mis-keyed figure ({slip}) or a real burst?"
     step, k = lump
     side = "after" if step == 1 else "before"
     return (

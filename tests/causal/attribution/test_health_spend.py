@@ -85,3 +85,30 @@ def test_clean_spend_and_a_day_every_channel_pushes_are_not_named(demo: World) -
     assert spend_spikes(dataclasses.replace(p, spend=spend, media=media)) is None
     # x3 on one channel's day is a burst, not a keying error, and no run is empty after it
     assert spend_spikes(_with_spend(p, "tiktok", _times(3.0))) is None
+
+
+def _weekly(panel: MediaPanel, factor: float, weekday: int) -> Edit:
+    """Every ``weekday`` (0 = Monday) ×``factor``: a campaign calendar, not a keying error."""
+    days = (panel.dates.astype("datetime64[D]").astype(np.int64) + 3) % 7 == weekday
+
+    def edit(x: np.ndarray) -> None:
+        x[:, days] *= factor
+
+    return edit
+
+
+def test_a_weekly_campaign_blast_is_the_channel_s_calendar_not_an_error(demo: World) -> None:
+    """Review V1 F1: klaviyo_email blasting its list every Tuesday at ×10-40 its flow sends was
+    named as up to 16 mis-keyed days (PASS -> REVIEW on every analysis); a blast recurring
+    every week is the channel's pattern. A one-off ×100 in the same channel is still named,
+    in the channel's own words (sends, not spend or "cents read as units")."""
+    p = demo.panel
+    for factor in (10.0, 20.0, 40.0):
+        blasts = _with_spend(p, "klaviyo_email", _weekly(p, factor, 1))
+        assert spend_spikes(blasts) is None, (factor, spend_spikes(blasts))
+    glitch = _with_spend(p, "klaviyo_email", _times(100.0))
+    check = spend_spikes(glitch)
+    assert check is not None, "a one-off x100 in a sends channel"
+    assert f"klaviyo_email's sends or impressions on {p.dates[DAY]} is " in check.message
+    assert "a mis-keyed figure (an extra zero) or a real burst?" in check.message
+    assert "cents" not in check.message
