@@ -66,6 +66,14 @@ def _empty_run(on: np.ndarray, t: int, step: int) -> int:
     return k if 0 <= i < on.size else 0
 
 
+def _to_edge(x: np.ndarray, t: int, level: float) -> bool:
+    """Whether every day from ``t`` to the window's end (or its start to ``t``) is at least
+    ``LUMP_RATIO`` × ``level``: a budget step at the edge, whose later (earlier) days the
+    one-sided median has not yet taken in (review V1 F7: ×12 from the last 1-5 days)."""
+    floor = LUMP_RATIO * level
+    return bool((x[t:] >= floor).all() or (x[: t + 1] >= floor).all())
+
+
 def _lump(on: np.ndarray, t: int, factor: float) -> tuple[int, int] | None:
     """(direction, days) of the empty run a day of ``factor`` × usual stands for, or None."""
     for step in (1, -1):
@@ -123,6 +131,7 @@ def spend_spikes(panel: MediaPanel) -> HealthCheck | None:
                 and (not scale[c] > 0 or d[t] >= SPIKE_Z * scale[c])
                 and int((d >= max(np.log(LUMP_RATIO), d[t] - np.log(RECUR_SPAN))).sum())
                 <= MAX_ONE_OFF
+                and not _to_edge(x[c], int(t), float(usual[c, t]))
             )
             others = live[t] - 1
             if others > 0 and high[:, t].sum() - 1 >= 0.5 * others:

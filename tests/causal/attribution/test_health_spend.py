@@ -112,3 +112,23 @@ def test_a_weekly_campaign_blast_is_the_channel_s_calendar_not_an_error(demo: Wo
     assert f"klaviyo_email's sends or impressions on {p.dates[DAY]} is " in check.message
     assert "a mis-keyed figure (an extra zero) or a real burst?" in check.message
     assert "cents" not in check.message
+
+
+def test_a_budget_step_in_the_window_s_last_days_is_not_a_spike(demo: World) -> None:
+    """Review V1 F7: tiktok ×12 from the last 1-5 days (a budget raise just before the
+    analysis) was named as a spike, the rolling median seeing only the days before it; a run
+    of high days that reaches the window's edge is a change. The same at the window's start."""
+    p = demo.panel
+    t = p.n_days
+
+    def from_day(first: int, last: int) -> Edit:
+        def edit(x: np.ndarray) -> None:
+            x[:, first:last] *= 12.0
+
+        return edit
+
+    for k in (1, 3, 5):
+        assert spend_spikes(_with_spend(p, "tiktok", from_day(t - k, t))) is None, k
+        assert spend_spikes(_with_spend(p, "tiktok", from_day(0, k))) is None, k
+    # the same day inside the window is a spike
+    assert spend_spikes(_with_spend(p, "tiktok", from_day(DAY, DAY + 1))) is not None
