@@ -70,6 +70,9 @@ def built_in(country: str) -> dict[str, tuple[tuple[int, int], tuple[int, int]]]
 
 # Days of a season the history must hold for its effect to be estimated.
 MIN_SEASON_DAYS = 7
+# How near a season's days a holiday that moved as it did must fall to be what it recurs
+# around (a sale from Black Friday); one farther off says only that it keeps its weekdays.
+NEAR_HOLIDAY_DAYS = 14
 # Log-scale sd of a registered season's effect when the history cannot estimate it: seasons
 # move demand by tens of percent (US e-commerce's December about +30% on the autumn, a gift
 # retailer's far more), in the direction the org knows and the forecast does not (a season may
@@ -168,12 +171,32 @@ def _recurrence(
     later = [d for d in inside if d.year == b]
     if {_years_earlier(d, b - a) for d in later} == earlier:
         return None
-    for name, dates in sorted(holidays.items()):
-        if a in dates and b in dates:
-            moved = dates[b] - dates[a]
-            if {d - moved for d in later} == earlier:
-                return name
-    return None
+    # Every holiday kept on a weekday of a week moves by 52 or 53 weeks, as does a season kept
+    # on weekdays: of those that moved as the season did, the nearest one names it (V2-F8).
+    near = [
+        (min(abs((d - dates[b]).days) for d in later), name)
+        for name, dates in holidays.items()
+        if a in dates and b in dates and {d - (dates[b] - dates[a]) for d in later} == earlier
+    ]
+    return min(near)[1] if near else None
+
+
+def _how(
+    values: Mapping[dt.date, float],
+    mover: str | None,
+    holidays: Mapping[str, Mapping[int, dt.date]],
+) -> str:
+    """How a season recurs, in words: on its calendar dates, around the holiday it moves with
+    where that holiday is within :data:`NEAR_HOLIDAY_DAYS` of its days, else on its weekdays
+    (a holiday far from it that moved as it did says no more than that)."""
+    if mover is None:
+        return "the same calendar dates"
+    last = max(d.year for d, v in values.items() if v != 0)
+    day = holidays[mover][last]
+    if any(abs((d - day).days) <= NEAR_HOLIDAY_DAYS for d, v in values.items()
+           if v != 0 and d.year == last):  # fmt: skip
+        return f"the same days around {mover}"
+    return "the same weekdays (whole weeks on, not the calendar dates)"
 
 
 def _source(
@@ -222,18 +245,17 @@ def _recur(
 
 def _recurring(
     registered: Mapping[str, Mapping[dt.date, float]], days: list[dt.date], country: str
-) -> tuple[
-    dict[str, dict[dt.date, float]], dict[str, str | None], dict[str, dict[dt.date, dt.date]]
-]:
+) -> tuple[dict[str, dict[dt.date, float]], dict[str, str], dict[str, dict[dt.date, dt.date]]]:
     """Per registered season: its values with ``days`` past its last registered one recurred
-    (:func:`_recur`), the holiday it moves with (None: calendar dates), and the day each
-    recurred day was read from."""
+    (:func:`_recur`), how it recurs in words (:func:`_how`), and the day each recurred day
+    was read from."""
     holidays = _holiday_dates(country, min(d.year for d in days) - 1, days[-1].year + 1)
-    recurred, movers, reads = {}, {}, {}
+    recurred, hows, reads = {}, {}, {}
     for name, values in registered.items():
-        movers[name] = _recurrence(values, holidays)
-        recurred[name], reads[name] = _recur(values, days, movers[name], holidays)
-    return recurred, movers, reads
+        mover = _recurrence(values, holidays)
+        recurred[name], reads[name] = _recur(values, days, mover, holidays)
+        hows[name] = _how(values, mover, holidays)
+    return recurred, hows, reads
 
 
 def season_spans(
@@ -284,14 +306,14 @@ def resolve_seasons(
     held_out = np.zeros(n, dtype=bool)
     warnings: list[str] = []
 
-    recurred, movers, reads = _recurring(registered, days, country)
+    recurred, hows, reads = _recurring(registered, days, country)
     for name in sorted(registered):
-        mover, read = movers[name], reads[name]
+        read = reads[name]
         later = [d for d in ahead if d in read]
         if not later:
             continue  # registered over the whole horizon (or nothing to recur from)
+        how = hows[name]
         on = [d for d in later if recurred[name][d] != 0]
-        how = "the same calendar dates" if mover is None else f"the same days around {mover}"
         said = ", ".join(str(y) for y in sorted({read[d].year for d in later}))
         warnings.append(
             f"season {name!r} is registered up to {max(registered[name])}: the forecast assumes it recurs "

@@ -67,3 +67,22 @@ def test_an_explicit_future_wins_and_a_season_off_next_december_is_said() -> Non
     assert not any("recurs" in w for w in seasons.warnings)
     (said,) = [w for w in seasons.warnings if BUILT_IN_SEASON in w]
     assert "no season lift there" in said
+
+
+def _span(first: str, last: str) -> dict[dt.date, float]:
+    a, b = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
+    return {a + dt.timedelta(k): 1.0 for k in range((b - a).days + 1)}
+
+
+def test_a_season_kept_on_its_weekdays_is_not_said_to_move_with_a_far_holiday() -> None:
+    """A summer sale on Monday to Sunday, 10-16 July 2023 and 15-21 July 2024 (53 weeks on, as
+    Black Friday and Columbus Day moved): 2025's is 14-20 July, said as its weekdays, not as
+    "around Black Friday" (V2-F8: the alphabetically first holiday that moved as much)."""
+    dates, days = _dates("2023-01-01", 970)  # to 2025-08-27
+    n = days.index(dt.date(2024, 10, 4)) + 1
+    sale = {**_span("2023-07-10", "2023-07-16"), **_span("2024-07-15", "2024-07-21")}
+    seasons = resolve_seasons(dates, n, "US", {"summer_sale": sale})
+    assert _on(seasons, "summer_sale", days, n) == list(_span("2025-07-14", "2025-07-20"))
+    (said,) = [w for w in seasons.warnings if "recurs" in w]
+    assert "recurs on the same weekdays (whole weeks on, not the calendar dates)" in said
+    assert "around" not in said
