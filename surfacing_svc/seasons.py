@@ -314,6 +314,9 @@ def resolve_seasons(
             continue  # registered over the whole horizon (or nothing to recur from)
         how = hows[name]
         on = [d for d in later if recurred[name][d] != 0]
+        if not on and max(registered[name]) > last_day:
+            # Registered ahead, as the note asks, and nothing put on past it (V2-F9).
+            continue
         said = ", ".join(str(y) for y in sorted({read[d].year for d in later}))
         warnings.append(
             f"season {name!r} is registered up to {max(registered[name])}: the forecast assumes it recurs "

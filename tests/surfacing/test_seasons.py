@@ -86,3 +86,19 @@ def test_a_season_kept_on_its_weekdays_is_not_said_to_move_with_a_far_holiday() 
     (said,) = [w for w in seasons.warnings if "recurs" in w]
     assert "recurs on the same weekdays (whole weeks on, not the calendar dates)" in said
     assert "around" not in said
+
+
+def test_a_season_registered_ahead_is_not_asked_to_be_registered_ahead() -> None:
+    """2023-12-01..21 and 2024-12-08..30 registered, the horizon to 2024-12-31: the one day past
+    the registration is off as 2023-12-31 was, and no note asks for what the org did (V2-F9);
+    a horizon that reaches next December, where the season is put on, is still said."""
+    gift = {**_span("2023-12-01", "2023-12-21"), **_span("2024-12-08", "2024-12-30")}
+    dates, days = _dates("2023-09-01", 488)  # to 2024-12-31
+    n = days.index(dt.date(2024, 10, 4)) + 1
+    seasons = resolve_seasons(dates, n, "US", {"gift": gift})
+    assert _on(seasons, "gift", days, n) == list(_span("2024-12-08", "2024-12-30"))
+    assert not any("recurs" in w for w in seasons.warnings)
+    longer, days = _dates("2023-09-01", 853)  # to 2025-12-31
+    (said,) = [w for w in resolve_seasons(longer, n, "US", {"gift": gift}).warnings
+               if "recurs" in w]  # fmt: skip
+    assert "so 2025-12-08 to 2025-12-30 in the horizon is inside it" in said
