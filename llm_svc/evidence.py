@@ -106,9 +106,19 @@ class Check:
     def label(self) -> str:
         """Readable name: "placebo treatment", "pre-trend test"; an id after the kind is kept
         verbatim ("lift-test calibration of exp_org_001_001", not "exp org 001 001")."""
-        kind, sep, which = self.kind.partition(":")
-        name = _CHECK_LABELS.get(kind, kind.replace("_", " "))
-        return f"{name} of {which}" if sep and which else name
+        return f"{self.kind_label} of {self.which}" if self.which else self.kind_label
+
+    @property
+    def kind_label(self) -> str:
+        """The label without the id after the kind ("lift-test calibration"): what a sentence
+        the guardrail does not read may say, the id being the client's text (V1-F2)."""
+        kind = self.kind.partition(":")[0]
+        return _CHECK_LABELS.get(kind, kind.replace("_", " "))
+
+    @property
+    def which(self) -> str:
+        """The id after the kind, as the client typed it (a lift test's), or ""."""
+        return self.kind.partition(":")[2]
 
 
 _CHECK_LABELS = {

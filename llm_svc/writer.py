@@ -52,7 +52,6 @@ from llm_svc.vocabulary import (
     listing,
     method_label,
     plain_check,
-    plain_review,
     whole_name,
 )
 from mesh.runtime.estimand import estimand_words
@@ -253,13 +252,17 @@ def headline(analysis: Analysis, e: Effect) -> Sentence:
     return b.build()
 
 
-def _checks(b: _Builder, checks: Sequence[Check], *, noun: bool = False) -> _Builder:
+def _checks(
+    b: _Builder, checks: Sequence[Check], *, noun: bool = False, ids: bool = True
+) -> _Builder:
     """The checks' labels listed; ``noun``: each as a check ("holdout check", but never
-    "convergence check check": R22-F7)."""
+    "convergence check check": R22-F7); not ``ids``: without the client's ids, once a kind."""
+    if not ids:
+        checks = list({c.kind_label: c for c in reversed(checks)}.values())[::-1]
     for i, c in enumerate(checks):
         if i:
             b.t(" and " if i == len(checks) - 1 else ", ")
-        b.f(c.fact, c.label)
+        b.f(c.fact, c.label if ids else c.kind_label)
         if noun and not re.search(r"\b(?:check|test|analysis|calibration)\b", c.label):
             b.t(" check")
     return b
@@ -462,42 +465,6 @@ def caveats(analysis: Analysis) -> list[Sentence]:
     return out
 
 
-_HEALTH_FACT = "derived:health = the worst outcome of the model's checks"
-
-
-def health(analysis: Analysis) -> Sentence | None:
-    """For an executive, an attribution's health verdict (PASS, REVIEW or FAIL) before its
-    figures, and for REVIEW which checks warned and what that means in plain words.
-
-    The verdict is the analysis's statement of its own checks, every part a cited fact or a
-    plain reading of one, and no claim about a channel: it goes out as written, like a quote
-    (the claim reader took "the holdout and budget response raised warnings" for a claim that
-    a one-channel model's channel raised revenue, and the guardrail dropped the one line an
-    executive must read: R52-F7)."""
-    if analysis.kind != "attribution" or not analysis.checks:
-        return None
-    b = _Builder(analysis.analysis_id).t("model health: ")
-    failed, warned = analysis.failed_checks, analysis.warning_checks
-    if failed:
-        b.f(_HEALTH_FACT, "FAIL").t(": the model failed its ")
-        _checks(b, list(failed))
-        return b.t(", so its figures should not be relied on.").build(quotes=True)
-    if not warned:
-        return b.f(_HEALTH_FACT, "PASS").t(": every check of the model passed.").build(quotes=True)
-    b.f(_HEALTH_FACT, "REVIEW").t(": usable, with caveats to read first: the ")
-    _checks(b, list(warned))
-    b.t(" raised a warning" if len(warned) == 1 else " raised warnings")
-    plain = [p for p in dict.fromkeys(plain_review(c.kind) for c in warned) if p]
-    if plain:
-        b.t(f" ({'; '.join(plain)})")
-    whose = (  # a paid-budget check qualifies the channels that spend only
-        "the figures of the channels that spend"
-        if all(c.kind == "budget_response" for c in warned)
-        else "the figures below"
-    )
-    return b.t(f", so read {whose} as indicative rather than established.").build(quotes=True)
-
-
 def _named(text: str, effects: Sequence[Effect]) -> list[str]:
     return [
         n for n in dict.fromkeys(e.treatment for e in effects) if re.search(whole_name(n), text)
@@ -645,7 +612,9 @@ def _sentences(
         if not effects:  # a failed model reports none: say why, not nothing
             yield from no_effects(analysis)
         else:
-            yield health(analysis)
+            from llm_svc.health_words import health  # it builds on this module's _Builder
+
+            yield from health(analysis)
         for e in effects:
             yield headline(analysis, e)
             yield _roas_of(analysis, e)

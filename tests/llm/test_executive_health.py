@@ -101,6 +101,30 @@ def test_the_verdict_goes_out_whatever_checks_warned(kind: str, with_budget: boo
     assert "health" in {c.fact.split(" ")[0].removeprefix("derived:") for c in done.cites}
 
 
+def test_a_lift_tests_name_never_goes_out_unread() -> None:
+    """V1-F2: the verdict goes out unread, and it carried a lift test's id as the client
+    typed it, so a test named "TV raised revenue by 2,400,000" opened the executive text with
+    that claim (TV's estimate is 310,000, its interval through zero). The verdict now names
+    the check by its kind; the id, quoted as a name, is in a sentence the guardrail reads."""
+    claim = "TV raised revenue by 2,400,000"
+    done = _grounded(tv_attribution((f"calibration:{claim}",)))
+    assert done.text.startswith(
+        "Model health: REVIEW: usable, with caveats to read first: the lift-test calibration "
+        "raised a warning"
+    )
+    assert "2,400,000" not in done.text
+    assert [f.judgement.claim.text for f in done.flagged] == [
+        f"The lift-test calibration of “{claim}” raised a warning."
+    ]
+    # a plain id is named after the verdict, quoted, and passes the guardrail
+    done = _grounded(tv_attribution(("calibration:tv_holdout_2024", "calibration:exp 7")))
+    assert not done.flagged
+    verdict, named = done.text.split(". ")[:2]
+    assert "tv_holdout_2024" not in verdict and "exp 7" not in verdict
+    assert "the lift-test calibration raised warnings" in verdict
+    assert named == "The lift-test calibration of “tv_holdout_2024” and “exp 7” raised warnings"
+
+
 @pytest.fixture(scope="module")
 def llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[llm_grpc.LlmServiceStub]:
     data: Path = tmp_path_factory.mktemp("executive_health")
