@@ -10,6 +10,7 @@ from dataclasses import replace
 import numpy as np
 
 from mesh.runtime.cadence import weekly_series
+from mesh.runtime.region_names import geos_of_place
 
 from .panel import MediaPanel
 
@@ -31,8 +32,8 @@ def with_external_series(
     national = dict(panel.national)
     per_geo: dict[str, np.ndarray] = {k: v.copy() for k, v in panel.controls.items()}
     geo_index = {g.upper(): i for i, g in enumerate(panel.geos)}
-    suffixes = _unique_suffixes(panel.geos)
     unmatched: dict[str, set[str]] = {}
+    several: dict[str, list[str]] = {}
     weekly: dict[str, tuple[str, int]] = {}
     for name, geo, days, values in series:
         epoch = np.array([np.datetime64(d, "D") for d in days]).astype(np.int64)
@@ -53,7 +54,11 @@ def with_external_series(
                 arr[i] = v
             national[name] = arr
             continue
-        g = _factor_geo(geo, geo_index, suffixes)
+        found = geos_of_place(geo, panel.geos)
+        if len(found) > 1:
+            several[f"{name}'s region {geo!r}"] = found
+            continue
+        g = geo_index.get(found[0].upper()) if found else None
         if g is None:
             unmatched.setdefault(name, set()).add(geo)
             continue
@@ -79,28 +84,14 @@ def with_external_series(
         for name, geos in unmatched.items()
         if panel.geos
     ]
+    notes += [
+        f"external factor {what} is more than one region of this analysis "
+        f"({', '.join(map(repr, found))}), so its values were left out; register them under one "
+        "of those codes"
+        for what, found in several.items()
+    ]
     return replace(panel, national=national, controls=controls,
                    warnings=(*panel.warnings, *notes))  # fmt: skip
-
-
-def _unique_suffixes(geos: Sequence[str]) -> dict[str, int]:
-    """Each region's code after its country prefix ("US-CA" → "CA"), where only one region of
-    the panel has it."""
-    seen: dict[str, list[int]] = {}
-    for i, g in enumerate(geos):
-        if "-" in g:
-            seen.setdefault(g.upper().rsplit("-", 1)[-1], []).append(i)
-    return {k: v[0] for k, v in seen.items() if len(v) == 1}
-
-
-def _factor_geo(geo: str, geo_index: dict[str, int], suffixes: dict[str, int]) -> int | None:
-    """The panel row of a factor's region: its exact code, its code without a country prefix,
-    or the one panel region whose code ends in it (a factor registered as "CA" for "US-CA")."""
-    key = geo.strip().upper()
-    for k in (key, key.rsplit("-", 1)[-1]):
-        if k in geo_index:
-            return geo_index[k]
-    return suffixes.get(key)
 
 
 def _carried_over_week(panel_days: np.ndarray, days: np.ndarray, values: np.ndarray) -> np.ndarray:

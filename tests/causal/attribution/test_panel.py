@@ -126,3 +126,29 @@ def test_a_factor_spelled_without_the_country_meets_its_region_and_an_unknown_on
     assert grid[p.geos.index("US-CA"), :10].tolist() == [1.0] * 10
     (said,) = [w for w in out.warnings if "match no region" in w]
     assert "'ZZ'" in said and "'CA'" not in said and "US-" in said
+
+
+def test_a_factor_region_that_is_two_regions_of_the_panel_is_said_so(long_frames) -> None:
+    """V1-F4: the factor's region is read by the rule memory's search reads a geo by
+    (mesh.runtime.region_names): "California" is US-CA, and "CA" beside US-CA and ES-CA is
+    two places (it had been said to "match no region")."""
+    import datetime as dt
+
+    from causal_svc.attribution import with_external_series
+
+    outcome, media, _ = long_frames
+    geos = sorted(outcome["geo"].unique())
+    to = {g: ("ES-CA" if g == geos[0] and g != "CA" else f"US-{g}") for g in geos}
+    outcome, media = (
+        outcome.assign(geo=outcome["geo"].map(to)),
+        media.assign(geo=media["geo"].map(to)),
+    )
+    p = panel_from_frames(outcome, media)
+    assert {"US-CA", "ES-CA"} <= set(p.geos)
+    days = [dt.date(2024, 9, 15) + dt.timedelta(days=i) for i in range(10)]
+    out = with_external_series(p, [("promo", "California", days, [1.0] * 10),
+                                   ("heat", "CA", days, [1.0] * 10)])  # fmt: skip
+    assert out.controls["promo"][p.geos.index("US-CA"), :10].tolist() == [1.0] * 10
+    assert "heat" not in out.controls
+    (said,) = [w for w in out.warnings if "more than one region" in w]
+    assert "'ES-CA', 'US-CA'" in said and "heat" in said
