@@ -59,3 +59,55 @@ def test_a_registered_promotion_day_is_not_an_outlier() -> None:
     unknown = predict_performance(dates, y, {}, [], {}, horizon=7)
     (said,) = [w for w in unknown.warnings if "far outside" in w]
     assert "register a real one-day sale as a promotion" in said
+
+
+def _far(y: np.ndarray) -> tuple[list[int], int]:
+    o = outlier_days(np.ones((y.size, 1)), np.log(np.maximum(y, 1e-9)))
+    return np.flatnonzero(o.days).tolist(), o.end
+
+
+@pytest.mark.parametrize("factor", [0.2, 5.0, 50.0, 0.0])
+def test_a_change_in_the_last_days_is_read_as_it_is(factor: float) -> None:
+    """V2-F1: the last days far from the level before them have no day after them to call
+    them a one-off: a drop or a jump the forecast's level must rest on. None is left out (the
+    last 3 days at ×0.3 were, and 3 of the last 4), and they are counted whole."""
+    for seed in range(3):
+        for tail in (1, 3, 4, 6):
+            _, y = _series(DAYS, seed)
+            y[-tail:] *= factor
+            assert _far(y) == ([], tail), (seed, tail)
+
+
+def test_a_drop_in_the_last_days_moves_the_forecast_and_is_said() -> None:
+    dates, y = _series(DAYS, 4)
+    low = y.copy()
+    low[-3:] *= 0.2
+    clean, dropped = _forecast(y, dates), _forecast(low, dates)
+    # read at the old level before, the first day's figure was the clean one's
+    assert dropped.daily[0].estimate < 0.8 * clean.daily[0].estimate
+    (said,) = [w for w in dropped.warnings if "the history's last" in w]
+    assert said.startswith(f"the history's last 3 days ({dates[-3]}..{dates[-1]}) are at ×0.2")
+    assert "reads them as they are" in said and "correct the rows at the source" in said
+    assert not [w for w in dropped.warnings if "one-offs" in w]
+
+
+def test_a_run_of_far_days_is_left_out_whole_or_kept_whole() -> None:
+    """A run inside the history (1-7 days, ending mid-history or 1-3 days before its end) is
+    one event: never a part of it left out and the rest kept (the days straddling the ×3
+    threshold at ×0.3 were split; a 6-day run 1 day before the end had 4 days left out and the
+    3 usual days after it called a change)."""
+    for seed in range(3):
+        for k in range(1, 8):
+            for factor in (0.3, 4.0, 50.0):
+                for at in (150, DAYS - k - 1, DAYS - k - 3):
+                    _, y = _series(DAYS, seed)
+                    y[at : at + k] *= factor
+                    days, end = _far(y)
+                    assert end == 0 and days in ([], list(range(at, at + k))), (seed, k, factor, at)
+
+
+def test_a_glitch_just_before_the_end_is_still_left_out() -> None:
+    """R50-F4 near the end: a day ×50 with two usual days after it is apart on both sides."""
+    _, y = _series(DAYS, 4)
+    y[DAYS - 3] *= 50.0
+    assert _far(y) == ([DAYS - 3], 0)
