@@ -24,7 +24,13 @@ from .health_outcome import (
     _rolling_nanmedian,
 )
 
-__all__ = ["NATIONAL_RATIO", "NATIONAL_Z", "national_outliers", "national_residuals"]
+__all__ = [
+    "NATIONAL_RATIO",
+    "NATIONAL_Z",
+    "SALE_MAX_RATIO",
+    "national_outliers",
+    "national_residuals",
+]
 
 # A day is flagged when its national residual is this many robust standard deviations of the
 # window's national residuals AND its outcome is this factor from the expected. Measured on
@@ -37,6 +43,12 @@ __all__ = ["NATIONAL_RATIO", "NATIONAL_Z", "national_outliers", "national_residu
 # residual of one day is its log factor shrunk by the day's leverage (a few %).
 NATIONAL_Z = 8.0
 NATIONAL_RATIO = 5.0
+# A flagged day above this factor of its usual day (or below it at all: a national sale does
+# not drop every geo to a fifth) is implausible as an unregistered sale and can FAIL the
+# analysis; one between ``NATIONAL_RATIO`` and this is a glitch or an unregistered event (a
+# two-day ×8 Prime-Day-like sale, review V1 F9) and is REVIEW, so planning stays available.
+# R50's glitches were ×50 and ×20.8; a sale in the simulator's calendar is ×3 at most.
+SALE_MAX_RATIO = 15.0
 # The usual national day a flagged one is named against: the median of the days this many
 # either side (flagged days left out).
 USUAL_DAYS = 7
@@ -57,10 +69,11 @@ def _runs(days: np.ndarray) -> list[np.ndarray]:
 
 def national_outliers(fit: MMMFit) -> HealthCheck | None:
     """Days whose national outcome is far from what the fit explains, named with their value,
-    the usual day and in how many geos; REVIEW, or FAIL when they carry
-    ``MAX_OUTLIER_SHARE`` of the window's outcome (as :func:`.health_outcome.outcome_outliers`:
-    the baseline, and the channels' figures on those days, move by about that share). The
-    days are not dropped: only the user knows whether the day is an error.
+    the usual day and in how many geos; REVIEW, or FAIL when the days implausible as a sale
+    (``SALE_MAX_RATIO`` × usual or more, or any drop) carry ``MAX_OUTLIER_SHARE`` of the
+    window's outcome (as :func:`.health_outcome.outcome_outliers`: the baseline, and the
+    channels' figures on those days, move by about that share). The days are not dropped:
+    only the user knows whether the day is an error.
 
     A day is flagged when its national residual (:func:`national_residuals`) is more than
     ``NATIONAL_Z`` robust standard deviations (1.4826 × MAD over the window's days with an
@@ -89,21 +102,36 @@ def national_outliers(fit: MMMFit) -> HealthCheck | None:
     usual = np.where(np.isfinite(usual), usual, float(np.median(total[seen & ~flagged])))
     geo_usual = _rolling_nanmedian(np.where(flagged[None] | (y <= 0), np.nan, y), USUAL_DAYS)
     off = np.abs(total[days] - usual[days])
-    share = float(off.sum() / max(float(np.abs(y).sum()), 1e-12))
+    scale_y = max(float(np.abs(y).sum()), 1e-12)
+    share = float(off.sum() / scale_y)
+    factor = total[days] / usual[days]
+    error = (factor >= SALE_MAX_RATIO) | (factor < 1.0)
     runs = _runs(days)
     runs.sort(key=lambda run: -float(np.abs(total[run] - usual[run]).sum()))
     shown = [_describe(fit, total, usual, geo_usual, run) for run in runs[:3]]
     more = f" and {len(runs) - 3} more" if len(runs) > 3 else ""
-    bad = share >= MAX_OUTLIER_SHARE
+    # FAIL only on the shape of an error: a sale-sized rise is REVIEW whatever its share
+    bad = float(off[error].sum() / scale_y) >= MAX_OUTLIER_SHARE
     name = fit.panel.outcome_name
-    return HealthCheck(
-        "national_outliers", Verdict.FAIL if bad else Verdict.REVIEW, share, MAX_OUTLIER_SHARE,
+    head = (
         f"{days.size} day(s) of the national {name} are far from what the calendar, external "
         f"factors and media explain ({'; '.join(shown)}{more}), {share:.1%} of the window's "
-        "outcome away from the usual: every geo moved together, the shape of an import error "
-        "(a day keyed in another unit or in cents, a day loaded several times, half a day's "
-        "export); correct or drop the day at the source, re-ingest and analyse again (the "
-        "model reads it as sales, so the baseline and every channel's figures carry it"
+        "outcome away from the usual: every geo moved together"
+    )
+    if not error.any():
+        return HealthCheck(
+            "national_outliers", Verdict.REVIEW, share, MAX_OUTLIER_SHARE,
+            head + ", a glitch or an unregistered event (register it with `liftos factors "
+            "register` if it was a sale, so the model explains it; otherwise correct the day "
+            "at the source and re-ingest): until then the model reads it as ordinary sales, so "
+            "the baseline and every channel's figures carry it",
+        )  # fmt: skip
+    return HealthCheck(
+        "national_outliers", Verdict.FAIL if bad else Verdict.REVIEW, share, MAX_OUTLIER_SHARE,
+        head + ", the shape of an import error (a day keyed in another unit or in cents, a day "
+        "loaded several times, half a day's export); correct or drop the day at the source, "
+        "re-ingest and analyse again (the model reads it as sales, so the baseline and every "
+        "channel's figures carry it"
         + (", here too much to report" if bad else "")
         + "); if the day was real (a promotion, an event), register it with `liftos factors "
         "register` so the model explains it",
