@@ -213,14 +213,25 @@ def open_files_failure(exc: BaseException, *, owner: str, lost: str) -> StorageF
     statements (``sqlite3.connect``, a reader connection a new worker thread opens, a plain
     ``open``), which read INTERNAL before (R49-F2 covered only memory's Scan). Other kinds
     (a full disk) are left alone here: without the store's directory their words would name
-    no place."""
+    no place.
+
+    The chain is followed through ``raise … from`` (its author names the cause) and through
+    an OS or SQLite error met while handling another, never through any other error raised
+    while handling one (a bug in an ``except OSError:`` fallback, or one raised ``from None``):
+    that is the call's failure, INTERNAL with its traceback, not a retry (V1-F3)."""
     seen: set[int] = set()
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:
         seen.add(id(cause))
-        if isinstance(cause, OSError | sqlite3.Error) and _kind(cause, "") == "open-files":
+        os_error = isinstance(cause, OSError | sqlite3.Error)
+        if os_error and _kind(cause, "") == "open-files":
             return storage_failure(cause, "", owner=owner, lost=lost)
-        cause = cause.__cause__ or cause.__context__
+        if cause.__cause__ is not None:
+            cause = cause.__cause__
+        elif os_error and not cause.__suppress_context__:
+            cause = cause.__context__
+        else:
+            cause = None
     return None
 
 

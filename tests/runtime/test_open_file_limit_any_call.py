@@ -41,6 +41,21 @@ async def open_one(request: bytes, context) -> bytes:
         connect_durable(d / "new.sqlite")
     elif how == "sqlite3.connect":  # an existing one: SQLite's CANTOPEN
         sqlite3.connect(d / "old.sqlite")
+    elif how == "fallback":  # an except block's fallback that meets the limit too
+        try:
+            open(d / "plain.txt", "w")
+        except OSError:
+            open(d / "other.txt", "w")
+    elif how == "fallback bug":  # a bug in that fallback: the call's own failure (V1-F3)
+        try:
+            open(d / "plain.txt", "w")
+        except OSError:
+            return {}[how]
+    elif how == "from None":  # its author says the EMFILE is not what failed
+        try:
+            open(d / "plain.txt", "w")
+        except OSError:
+            raise ValueError("no such field") from None
     else:
         open(d / "plain.txt", "w")
     return b"opened"
@@ -62,7 +77,8 @@ async def main() -> None:
                 held.append(os.open(os.devnull, os.O_RDONLY))
         except OSError:
             pass
-        for how in ("connect_durable", "sqlite3.connect", "open"):
+        for how in ("connect_durable", "sqlite3.connect", "open", "fallback", "fallback bug",
+                    "from None"):
             try:
                 await call(how.encode(), timeout=30)
                 out.append([how, "OK"])
@@ -87,12 +103,20 @@ def test_a_call_out_of_file_descriptors_is_open_file_limit_not_internal(tmp_path
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     got = json.loads(done.stdout.strip().splitlines()[-1])
-    assert [g[0] for g in got] == ["connect_durable", "sqlite3.connect", "open"], got
-    for how, code, reason, retry, message in got:
+    assert [g[0] for g in got] == [
+        "connect_durable", "sqlite3.connect", "open", "fallback", "fallback bug", "from None"
+    ], got  # fmt: skip
+    # an error raised while handling the limit, not the limit met again, is the call's own:
+    # INTERNAL with its traceback logged, not a retry (V1-F3: it read OPEN_FILE_LIMIT)
+    for how, code, reason, retry, message in got[4:]:
+        assert (code, reason, retry) == ("INTERNAL", "INTERNAL", None), (how, reason, message)
+    logged = [line for line in done.stderr.splitlines() if line.startswith("unhandled error")]
+    assert len(logged) == 2 and "KeyError: 'fallback bug'" in done.stderr, done.stderr[-3000:]
+    assert "ValueError: no such field" in done.stderr, done.stderr[-3000:]
+    for how, code, reason, retry, message in got[:4]:
         assert (code, reason) == ("RESOURCE_EXHAUSTED", "OPEN_FILE_LIMIT"), (how, code, message)
         assert retry is not None and retry > 0, how
         assert message.startswith("files is out of file descriptors ("), message
         assert "its open-file limit is 256" in message, message
         assert "the call did not finish — send it again in a few seconds" in message, message
         assert "ulimit -n" in message, message
-    assert "Traceback" not in done.stderr, done.stderr[-3000:]  # no INTERNAL logged
