@@ -28,9 +28,10 @@ must rest on, cannot be told from a change, so it is read as it is and the warni
 (before, the last 3 days at ×0.3 were read at the old level: a 14-day forecast of 4.34M where
 reading them gives 2.56M; of the last 4 days, 3 were left out and 1 kept).
 
-A real one-day sale the regressors do not know (holidays and registered seasons are regressors,
-registered promotion days exempt, so Black Friday is not a residual) is rarely ×3 of a day's
-usual; if it is, it is named, so the user can register it as a promotion.
+Above usual by ×3 to ×:data:`SALE_MAX` a run is as likely a sale the calendar does not hold as
+an error (V2-F13: a 2-day sale at ×4 was called a data error), and the warning says both and how
+to register it. Holidays and registered seasons are regressors and registered promotion days are
+exempt, so Black Friday is not a residual.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ LOCAL_DAYS = 7
 # More far days than this share of the history is the series' nature (a sparse outcome), not a
 # few wrong days: nothing is left out then.
 MAX_SHARE = 0.05
+# Above usual by no more than this factor, a run may be an unregistered sale (V2-F13).
+SALE_MAX = 5.0
 # Shown by date in the warning; the rest are counted.
 _SHOWN = 3
 
@@ -97,14 +100,29 @@ class OutlierDays:
                 f"{_day(dates, i)}: {float(outcome[i]):,.0f} where ~{usual:,.0f} is usual, {size}"
             )
         more = f" and {at.size - _SHOWN} more" if at.size > _SHOWN else ""
+        runs = _runs(self.days)
+        sales = [(a, b) for a, b in runs if _sale_like(self.factor[a : b + 1], outcome[a : b + 1])]
+        errors = len(runs) - len(sales)
+        advice = []
+        if sales:
+            named = ", ".join(_span(dates, a, b) for a, b in sales)
+            advice.append(
+                f"{named} {'is' if len(sales) == 1 else 'are'} a glitch or an unregistered "
+                "promotion: register it (liftos factors register, kind promotion, a row per "
+                "sale day) if it was a sale, else correct the rows at the source and re-ingest them"
+            )
+        if errors:
+            who = "for the others, a" if sales else "a"
+            advice.append(
+                f"{who} data error (a wrong unit, a duplicated or missing import) is the likely "
+                "cause: correct the rows at the source and re-ingest them"
+            )
         return (
             f"{at.size} day(s) of the history's outcome are far outside its usual range "
             f"({'; '.join(shown)}{more}), apart from the days on both sides: the forecast reads "
             "them as one-offs and leaves them out of the level and of the moves it replays "
-            "(kept in, one such day put the daily figures above their own intervals); a data "
-            "error (a wrong unit, a duplicated or missing import) is the likely cause: correct "
-            "the rows at the source and re-ingest them, or register a real one-day sale as a "
-            "promotion"
+            "(kept in, one such day put the daily figures above their own intervals); "
+            + "; ".join(advice)
         )
 
     def _kept_end(self, dates: np.ndarray, outcome: np.ndarray) -> str:
@@ -131,6 +149,18 @@ def _day(dates: np.ndarray, i: int) -> dt.date:
 
 def _span(dates: np.ndarray, a: int, b: int) -> str:
     return str(_day(dates, a)) if a == b else f"{_day(dates, a)}..{_day(dates, b)}"
+
+
+def _sale_like(factor: np.ndarray, outcome: np.ndarray) -> bool:
+    """Every day of the run above usual by no more than :data:`SALE_MAX` (a sale's size)."""
+    return bool((outcome > 0).all() and (factor > 0).all() and (factor <= np.log(SALE_MAX)).all())
+
+
+def _runs(far: np.ndarray) -> list[tuple[int, int]]:
+    """The runs of consecutive ``far`` days, as (first, last) day indices."""
+    edges = np.diff(np.concatenate([[0], far.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1).tolist(), (np.flatnonzero(edges == -1) - 1).tolist()
+    return list(zip(starts, ends, strict=True))
 
 
 def _rolling_median(r: np.ndarray, days: int) -> np.ndarray:

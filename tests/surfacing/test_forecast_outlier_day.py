@@ -58,7 +58,7 @@ def test_a_registered_promotion_day_is_not_an_outlier() -> None:
     assert not [w for w in known.warnings if "far outside" in w]
     unknown = predict_performance(dates, y, {}, [], {}, horizon=7)
     (said,) = [w for w in unknown.warnings if "far outside" in w]
-    assert "register a real one-day sale as a promotion" in said
+    assert "a glitch or an unregistered promotion: register it (liftos factors register" in said
 
 
 def _far(y: np.ndarray) -> tuple[list[int], int]:
@@ -111,3 +111,18 @@ def test_a_glitch_just_before_the_end_is_still_left_out() -> None:
     _, y = _series(DAYS, 4)
     y[DAYS - 3] *= 50.0
     assert _far(y) == ([DAYS - 3], 0)
+
+
+def test_a_short_sale_is_named_as_a_glitch_or_a_promotion() -> None:
+    """V2-F13: two days at ×4 are as likely a sale the calendar does not hold as an error:
+    the warning says both and how to register it; a ×50 day beside them is a data error."""
+    dates, y = _series(DAYS, 5)
+    y[100:102] *= 4.0
+    (said,) = [w for w in _forecast(y, dates).warnings if "far outside" in w]
+    sale = f"{dates[100]}..{dates[101]} is a glitch or an unregistered promotion: register it "
+    assert sale + "(liftos factors register" in said
+    assert "data error" not in said
+    y[200] *= 50.0
+    (said,) = [w for w in _forecast(y, dates).warnings if "far outside" in w]
+    assert said.startswith("3 day(s) of the history's outcome are far outside")
+    assert "unregistered promotion" in said and "for the others, a data error" in said
