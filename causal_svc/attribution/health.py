@@ -250,22 +250,32 @@ def _outcome_gaps(fit: MMMFit) -> HealthCheck | None:
     if not empty.size:
         return None
     chance = chance_empty_days(y)
-    zero = float((y <= 0).mean())
-    expected = f"about {chance:,.0f}" if chance >= 1 else "fewer than one"
+    # the rate quoted is the one chance is read from: the empty days themselves left out
+    # (review V1 F6: "zero on 36% of geo-days" counted a dense geo's outage in)
+    zero = float((y[:, y.sum(axis=0) != 0] <= 0).mean())
+    rate = f"with the outcome zero on {zero:.0%} of geo-days on the other days"
     # Chance explains the empty days while so many are likely at the outcome's own rate of
     # zero geo-days (R50 F3: a fixed "+ 3" of slack called any 1-3-day outage in an outcome
     # selling ~270k a day in 12 geos "days without a sale", where chance gives ~1e-22 such
     # days, while the panel's warning said to check the export).
     if poisson.sf(empty.size - 1, chance) > MIN_CHANCE_EMPTY_DAYS_P:
+        # the words follow the number: under one day expected, chance makes a few likely
+        # but not "most likely" (review V1 F6)
+        said = (
+            f"about {chance:,.0f} such day(s) come by chance: most likely days without a sale"
+            if chance >= 1
+            else f"about {chance:.2g} such day(s) would come by chance, so {empty.size} is not "
+            "unlikely: possibly days without a sale"
+        )
         cause = (
-            f"with the outcome zero on {zero:.0%} of geo-days, {expected} such day(s) come by "
-            "chance: most likely days without a sale, not an export gap (the warning to "
-            "check the export matters only if the business sold on those days)"
+            f"{rate}, {said}, not an export gap (the warning to check the export matters only "
+            "if the business sold on those days)"
         )
     else:
+        expected = f"about {chance:,.0f}" if chance >= 1 else "fewer than one"
         cause = (
-            f"with the outcome zero on {zero:.0%} of geo-days, {expected} such day(s) would "
-            "come by chance: a gap in the outcome export is the likely cause; re-export those days"
+            f"{rate}, {expected} such day(s) would come by chance: a gap in the outcome export "
+            "is the likely cause; re-export those days"
         )
     runs = np.split(empty, np.flatnonzero(np.diff(empty) > 1) + 1)
     dates = fit.panel.dates

@@ -225,5 +225,18 @@ def sparse_outcome(panel: MediaPanel) -> HealthCheck | None:
 
 
 def chance_empty_days(y: np.ndarray) -> float:
-    """Days expected to have no outcome in any geo if each geo's zero days fell at random."""
-    return float(y.shape[1] * np.prod((y <= 0).mean(axis=1)))
+    """Days expected to have no outcome in any geo if each geo's zero days fell at random.
+
+    Each geo's zero rate is read on the days some other geo sold (review V1 F6): the days
+    empty everywhere are what is being judged, and counting them made a geo that never
+    sells zero but for an outage look sparse (rate e/T), so a dense geo's 6-day outage beside
+    two sparse geos was "days without a sale". Under the independence this estimate assumes,
+    the other geos' selling says nothing of the geo's own zero, so the rate is not biased in
+    a truly sparse outcome either. A geo no other geo ever sold beside keeps its rate over
+    every day."""
+    zero = y <= 0
+    sold = ~zero
+    others = (sold.sum(axis=0)[None, :] - sold) > 0  # (G, T) another geo sold that day
+    days = others.sum(axis=1)
+    rate = np.where(days > 0, (zero & others).sum(axis=1) / np.maximum(days, 1), zero.mean(axis=1))
+    return float(y.shape[1] * np.prod(rate))

@@ -69,3 +69,63 @@ def test_a_short_outage_in_a_dense_outcome_is_an_export_gap(demo: World, days: i
         first.message
     )
     assert "days without a sale" not in first.message
+
+
+def _three_geos(demo: World, sparse_zero: float, seed: int) -> np.ndarray:
+    """(3, T) one dense geo (never zero) beside two small geos zero on ``sparse_zero`` of
+    their days."""
+    rng = np.random.default_rng(seed)
+    small = np.where(rng.random((2, demo.panel.n_days)) < sparse_zero, 0.0, 50.0)
+    return np.vstack([demo.panel.outcome[:1], small])
+
+
+def _gaps_of(demo: World, y: np.ndarray):
+    p = demo.panel
+    g = y.shape[0]
+    panel = dataclasses.replace(
+        p,
+        geos=p.geos[:g],
+        outcome=y,
+        media=p.media[:, :g],
+        spend=p.spend[:, :g],
+        population=p.population[:g],
+        controls={k: v[:g] for k, v in p.controls.items()},
+    )
+    health = assess(fit_mmm(panel, ModelSpec()), holdout=False)
+    return next(c for c in health.checks if c.name == "outcome_gaps")
+
+
+@pytest.mark.parametrize("sparse_zero", [0.5, 0.6])
+def test_a_dense_geo_s_outage_beside_sparse_geos_is_an_export_gap(
+    demo: World, sparse_zero: float
+) -> None:
+    """Review V1 F6: each geo's zero rate counted the lost days themselves, so a geo that
+    never sells zero but for the outage looked sparse and a 6-day outage beside two sparse
+    geos was "most likely days without a sale"; the rate is read on the other days now."""
+    y = _three_geos(demo, sparse_zero, 0)
+    y[:, 40:46] = 0.0
+    gaps = _gaps_of(demo, y)
+    assert "a gap in the outcome export is the likely cause; re-export those days" in (
+        gaps.message
+    ), gaps.message
+    assert "days without a sale" not in gaps.message
+    # the rate quoted leaves the lost days out (the dense geo's 0% is in it)
+    quoted = float(gaps.message.split("zero on ")[1].split("%")[0])
+    other = np.ones(y.shape[1], dtype=bool)
+    other[40:46] = False
+    assert abs(quoted - 100 * float((y[:, other] <= 0).mean())) < 1, gaps.message
+
+
+def test_under_one_day_by_chance_is_not_said_to_come_by_chance(demo: World) -> None:
+    """Review V1 F6: the chance branch said "fewer than one such day(s) come by chance: most
+    likely days without a sale"; under one expected day the words say what it is."""
+    rng = np.random.default_rng(3)
+    y = demo.panel.outcome[:3].copy()
+    y[rng.random(y.shape) < 0.15] = 0.0
+    y[:, y.sum(axis=0) == 0] = 1.0  # no empty day but the one below
+    y[:, 50] = 0.0
+    gaps = _gaps_of(demo, y)
+    assert "fewer than one such day(s) come by chance" not in gaps.message, gaps.message
+    assert "such day(s) would come by chance, so 1 is not unlikely: possibly days " in (
+        gaps.message
+    ), gaps.message
