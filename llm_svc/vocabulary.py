@@ -45,6 +45,12 @@ PLAIN_CHECKS = {
     "spend_variation": "spend varied too little to tell what each channel did",
     "collinearity": "channels' spend moved together, so their effects cannot be told apart",
     "calibration": "it disagrees with a lift test",
+    # the data checks of causal_svc/attribution/health_national.py and health_outcome.py
+    # (review V1 F8: "the model failed its national outliers" said neither what nor what next)
+    "national_outliers": "a day of the sales data is far off in every region at once, the "
+    "shape of an import error; correct that day at the source and analyse again",
+    "outcome_outliers": "days of the sales data are far off in some regions, the shape of an "
+    "import error; correct those days at the source and analyse again",
 }
 
 
@@ -59,6 +65,11 @@ PLAIN_REVIEWS = {
     "caused may be demand they chased",
     "omitted_channels": "a channel the model leaves out may be behind part of what it credits "
     "to the others",
+    "national_outliers": "sales on a day moved in every region at once beyond what the "
+    "calendar and media explain, a data glitch or a sale not registered, and the figures "
+    "carry that day",
+    "spend_spikes": "a day of a channel's spend is far above its usual day, perhaps "
+    "mis-keyed, and that channel's figures rest on it",
 }
 
 
