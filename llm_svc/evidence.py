@@ -136,6 +136,8 @@ _CHECK_LABELS = {
     "permutation": "permutation test",
     "convergence": "convergence check",
     "calibration": "lift-test calibration",  # an attribution's "calibration:<test id>"
+    "national_outliers": "national outcome check",
+    "spend_spikes": "daily spend check",
 }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from llm_svc.evidence import Analysis, Check
-from llm_svc.vocabulary import plain_review
+from llm_svc.vocabulary import plain_check, plain_review
 from llm_svc.writer import Sentence, _Builder, _checks
 
 _HEALTH_FACT = "derived:health = the worst outcome of the model's checks"
@@ -29,6 +29,9 @@ def health(analysis: Analysis) -> list[Sentence]:
     if failed:
         b.f(_HEALTH_FACT, "FAIL").t(": the model failed its ")
         _checks(b, list(failed), ids=False)
+        plain = [p for p in dict.fromkeys(plain_check(c.kind) for c in failed) if p]
+        if plain:  # what the failure means, as the REVIEW branch says its warnings' (G4's F8)
+            b.t(f" ({'; '.join(plain)})")
         return [
             b.t(", so its figures should not be relied on.").build(quotes=True),
             *_ids(analysis, failed, failed=True),

@@ -32,3 +32,20 @@ def test_the_data_checks_that_fail_say_what_to_do(kind: str) -> None:
     assert "import error; correct th" in plain_check(kind)
     assert "analyse again" in plain_check(kind)
     assert plain_review("spend_spikes") and plain_review("national_outliers")
+
+
+def test_a_failed_national_outliers_verdict_names_the_check_and_what_to_do() -> None:
+    """G4's F8 leftover: a FAIL read "the model failed its national outliers, so its figures
+    should not be relied on", no label and no word of what to do."""
+    from liftos.v1 import causal_pb2 as causal_pb
+
+    a = tv_attribution(("national_outliers",))
+    a.attribution.health.verdict = causal_pb.HEALTH_VERDICT_FAIL
+    for check in a.attribution.health.checks:
+        if check.name == "national_outliers":
+            check.verdict = causal_pb.HEALTH_VERDICT_FAIL
+    text = _grounded(a).text
+    assert text.startswith("Model health: FAIL: the model failed its national outcome check ("), (
+        text
+    )
+    assert plain_check("national_outliers") in text
