@@ -162,7 +162,9 @@ def test_open_snapshots_are_bounded(tmp_path: Path, store_url: str) -> None:
         # another org holds the one snapshot: ORG's Scan meets the process's bound, not its
         # own share (SCAN_ORG_SHARE_EXHAUSTED, tests/memory/test_scan_share.py)
         other = "snap_other"
-        write(stub, other, synthetic_records(other, 40, seed=12, campaigns=2, geos=2))
+        # as many records as ORG's (~40 pages): 40 records were ~3 pages, which the server could
+        # send ahead of the reader in full and so let the snapshot go (a flaky CI failure)
+        write(stub, other, synthetic_records(other, N, seed=12, campaigns=5, geos=4))
         held = stub.Scan(memory_pb.ScanRequest(org_id=other, batch_size=10), timeout=60)
         next(held)
         with pytest.raises(grpc.RpcError) as err:
