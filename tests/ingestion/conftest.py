@@ -108,6 +108,20 @@ def services(tmp_path: Path) -> Iterator[dict[str, RunningService]]:
         yield s
 
 
+@pytest.fixture()
+def services_and_store(tmp_path: Path) -> Iterator[tuple[dict[str, Any], Any]]:
+    """Real memory and ingestion servers, with memory's record store (to fill its disk)."""
+    held: list[Any] = []
+
+    def memory(config):  # type: ignore[no-untyped-def]
+        bindings, on_stop = memory_build(config)
+        held.append(bindings[0].servicer._engine.store)
+        return bindings, on_stop
+
+    with running_services({"memory": memory, "ingestion": ingestion_build}, tmp_path) as s:
+        yield s, held[0]
+
+
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Real memory and ingestion servers shared by a module's tests: name → address."""

@@ -19,30 +19,14 @@ import grpc
 import pytest
 
 import sim
-from ingestion_svc.app import build as ingestion_build
-from memory_svc.app import build as memory_build
 from mesh import cli
 from mesh.cli import ingest as cli_ingest
-from mesh.runtime.inprocess import running_services
 from mesh.sdk import IngestSummary, LiftOS, RpcFailure
 from tests.ingestion.conftest import peers_of
 from tests.ingestion.test_ingest_service import _account, _meta_lines, _scan, _stubs
 
 ROWS, BATCH, BEFORE = 2400, 300, 900  # 8 batches; the disk fills after the 3rd is stored
 PULLED = dt.datetime(2025, 1, 13, 9, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def mesh(tmp_path: Path) -> Iterator[tuple[dict[str, Any], Any]]:
-    held: list[Any] = []
-
-    def memory(config):  # type: ignore[no-untyped-def]
-        bindings, on_stop = memory_build(config)
-        held.append(bindings[0].servicer._engine.store)
-        return bindings, on_stop
-
-    with running_services({"memory": memory, "ingestion": ingestion_build}, tmp_path) as s:
-        yield s, held[0]
 
 
 def filling(services: dict[str, Any], store: Any, org: str, rows: Iterator[Any]) -> Iterator[Any]:
@@ -71,9 +55,9 @@ def free(store: Any) -> None:
 
 
 def test_the_sdk_says_what_was_stored_and_a_rerun_counts_replays_apart(
-    mesh: tuple[dict[str, Any], Any], world: sim.SimResult
+    services_and_store: tuple[dict[str, Any], Any], world: sim.SimResult
 ) -> None:
-    services, store = mesh
+    services, store = services_and_store
     lines, account = _meta_lines(world, ROWS), _account(world, "meta")
     call = dict(account=account, org_id="pw", batch_size=BATCH, pulled_at=PULLED)
     with LiftOS(peers_of(services)) as lo:
@@ -96,9 +80,9 @@ def test_the_sdk_says_what_was_stored_and_a_rerun_counts_replays_apart(
 
 
 def test_an_exception_of_the_callers_rows_keeps_its_type_and_carries_what_was_stored(
-    mesh: tuple[dict[str, Any], Any], world: sim.SimResult
+    services_and_store: tuple[dict[str, Any], Any], world: sim.SimResult
 ) -> None:
-    services, _ = mesh
+    services, _ = services_and_store
     lines = _meta_lines(world, ROWS)
 
     def rows() -> Iterator[str]:
@@ -115,14 +99,14 @@ def test_an_exception_of_the_callers_rows_keeps_its_type_and_carries_what_was_st
 
 
 def test_the_cli_says_what_was_stored_and_that_the_same_command_is_safe(
-    mesh: tuple[dict[str, Any], Any],
+    services_and_store: tuple[dict[str, Any], Any],
     world: sim.SimResult,
     world_dir: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    services, store = mesh
+    services, store = services_and_store
     peers = peers_of(services)
     monkeypatch.setenv("LIFTOS_INGESTION_ADDR", peers.ingestion)
     monkeypatch.setenv("LIFTOS_MEMORY_ADDR", peers.memory)

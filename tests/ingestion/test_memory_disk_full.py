@@ -5,39 +5,21 @@ SQLite's max_page_count on memory's writer (SQLITE_FULL, the error a full file s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 
 import sim
-from ingestion_svc.app import build as ingestion_build
-from memory_svc.app import build as memory_build
 from mesh.runtime import storage
-from mesh.runtime.inprocess import running_services
 from tests.ingestion.conftest import rich_error
 from tests.ingestion.test_ingest_service import _meta_lines, _request, _scan, _stubs
 
 
-@pytest.fixture
-def mesh(tmp_path: Path) -> Iterator[tuple[dict[str, Any], Any]]:
-    held: list[Any] = []
-
-    def memory(config):  # type: ignore[no-untyped-def]
-        bindings, on_stop = memory_build(config)
-        held.append(bindings[0].servicer._engine.store)
-        return bindings, on_stop
-
-    with running_services({"memory": memory, "ingestion": ingestion_build}, tmp_path) as s:
-        yield s, held[0]
-
-
 def test_memory_full_is_storage_full_and_the_same_batch_lands_later(
-    mesh: tuple[dict[str, Any], Any], world: sim.SimResult
+    services_and_store: tuple[dict[str, Any], Any], world: sim.SimResult
 ) -> None:
-    services, store = mesh
+    services, store = services_and_store
     ingestion, memory = _stubs(services)
     (first,) = ingestion.Ingest(iter([_request(world, _meta_lines(world, 20), "b1")]))
     assert first.accepted_count == 20
@@ -58,14 +40,16 @@ def test_memory_full_is_storage_full_and_the_same_batch_lands_later(
 
 
 def test_memory_at_its_file_size_limit_is_passed_on_as_file_size_limit(
-    mesh: tuple[dict[str, Any], Any], world: sim.SimResult, monkeypatch: pytest.MonkeyPatch
+    services_and_store: tuple[dict[str, Any], Any],
+    world: sim.SimResult,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A store file of memory's at the host's file-size limit reaches the Ingest caller as
     memory's own RESOURCE_EXHAUSTED FILE_SIZE_LIMIT naming ``ulimit -f`` (s21: its own reason;
     ingestion must pass it on like STORAGE_FULL, not turn it into MEMORY_REFUSED). The
     host's limit is stood in for (lowering RLIMIT_FSIZE would limit this test process's own
     files); SQLite's refusal is real."""
-    services, store = mesh
+    services, store = services_and_store
     ingestion, _ = _stubs(services)
     writer = store._writer
     pages = writer.execute("PRAGMA page_count").fetchone()[0]
