@@ -130,15 +130,20 @@ def _span_text(days: list[dt.date]) -> str:
     return f"{days[0]}" if len(days) == 1 else f"{days[0]} to {days[-1]}"
 
 
-def _runs_text(days: list[dt.date]) -> str:
-    """Sorted days as their runs of consecutive days: "2024-12-01 to 2024-12-21, 2024-12-26"."""
+def _day_runs(days: list[dt.date]) -> list[list[dt.date]]:
+    """Sorted days as their runs of consecutive days."""
     runs: list[list[dt.date]] = []
     for d in days:
         if runs and (d - runs[-1][-1]).days == 1:
             runs[-1].append(d)
         else:
             runs.append([d])
-    return ", ".join(_span_text(r) for r in runs)
+    return runs
+
+
+def _runs_text(days: list[dt.date]) -> str:
+    """Sorted days as their runs of consecutive days: "2024-12-01 to 2024-12-21, 2024-12-26"."""
+    return ", ".join(_span_text(r) for r in _day_runs(days))
 
 
 def _holiday_dates(country: str, first: int, last: int) -> dict[str, dict[int, dt.date]]:
@@ -276,13 +281,7 @@ def season_spans(
     for name, span in built_in(country).items():
         if not any(_covers(values, span) for values in recurred.values()):
             on[name] = [d for d in days if _in_span(d, span)]
-    spans: list[tuple[str, dt.date, dt.date]] = []
-    for name, inside in sorted(on.items()):
-        for d in inside:
-            if spans and spans[-1][0] == name and (d - spans[-1][2]).days == 1:
-                spans[-1] = (name, spans[-1][1], d)
-            else:
-                spans.append((name, d, d))
+    spans = [(name, r[0], r[-1]) for name, inside in on.items() for r in _day_runs(inside)]
     return sorted(spans, key=lambda s: (s[1], s[0]))
 
 
