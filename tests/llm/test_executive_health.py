@@ -8,7 +8,6 @@ goes out as written, whatever the guardrail does to the sentences about channels
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import llm_pb2 as pb
 from liftos.v1 import llm_pb2_grpc as llm_grpc
 
-from causal_svc.analyses import AnalysisStore, StoredAnalysis
 from causal_svc.app import build as causal_build
 from llm_svc.app import build as llm_build
 from llm_svc.convert import analysis_from_proto
@@ -27,6 +25,7 @@ from llm_svc.evidence import Audience
 from llm_svc.explain import Done, explain_grounded
 from mesh.runtime.inprocess import running_services
 from tests.llm.fake_openai import Script, fake_openai
+from tests.llm.support import store_analyses
 
 ORG = "acme_pref"
 TV = "an-tv"
@@ -129,11 +128,7 @@ def test_a_lift_tests_name_never_goes_out_unread() -> None:
 def llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[llm_grpc.LlmServiceStub]:
     data: Path = tmp_path_factory.mktemp("executive_health")
     with running_services({"causal": causal_build, "llm": llm_build}, data) as services:
-        store = AnalysisStore(data / "causal" / "analyses.sqlite")
-        a = tv_attribution(("holdout", "budget_response"))
-        store.put(StoredAnalysis(ORG, TV, "attribution", dt.datetime.now(dt.UTC),
-                                 a.SerializeToString()))  # fmt: skip
-        store.close()
+        store_analyses(data, tv_attribution(("holdout", "budget_response")))
         yield llm_grpc.LlmServiceStub(grpc.insecure_channel(services["llm"].address))
 
 
