@@ -11,11 +11,9 @@ display ×100 in the world itself, kept every truth inside its interval).
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from .health_outcome import HealthCheck, Verdict, _factor, _rolling_nanmedian
+from .health_outcome import HealthCheck, Verdict, _factor, _robust_scale, _rolling_nanmedian
 from .panel import MediaPanel
 
 __all__ = ["LUMP_RATIO", "SPIKE_RATIO", "SPIKE_Z", "spend_spikes"]
@@ -99,10 +97,7 @@ def spend_spikes(panel: MediaPanel) -> HealthCheck | None:
     usual = _usual(x)
     with np.errstate(divide="ignore", invalid="ignore"):
         dev = np.log(np.where(x > 0, x, np.nan) / usual)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        scale = 1.4826 * np.nanmedian(np.abs(dev - np.nanmedian(dev, axis=1, keepdims=True)),
-                                      axis=1)  # fmt: skip
+    scale = _robust_scale(dev)
     # a day most channels push together (a sale, Black Friday: ×8-11 in every paid channel of
     # the simulator's confounded worlds) is a campaign; a keying error is in one export
     high = np.nan_to_num(dev, nan=-np.inf) >= np.log(LUMP_RATIO)
