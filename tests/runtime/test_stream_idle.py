@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 import pytest
@@ -28,6 +29,15 @@ from mesh.runtime.status import decode_status
 IDLE_S = 1.0
 SLOW_S = 2.0  # each answer comes later than the bound
 METHOD = "/test.Echo/Chat"
+# The test messages' codec, as a handler reads them and as a client sends them.
+_SERVED: dict[str, Any] = {
+    "request_deserializer": memory_pb.ScanRequest.FromString,
+    "response_serializer": memory_pb.ScanRequest.SerializeToString,
+}
+_CALLED: dict[str, Any] = {
+    "request_serializer": memory_pb.ScanRequest.SerializeToString,
+    "response_deserializer": memory_pb.ScanRequest.FromString,
+}
 
 
 async def _echo(
@@ -43,11 +53,7 @@ async def _talk(pause_after_answer: float) -> list[str]:
     half-close: the answers, or the error the stream ended with."""
     interceptor = ServiceInterceptor(AuthConfig.parse("ka:org_a"), stream_idle_s=IDLE_S)
     server = grpc.aio.server(interceptors=[interceptor])
-    handler = grpc.stream_stream_rpc_method_handler(
-        _echo,
-        request_deserializer=memory_pb.ScanRequest.FromString,
-        response_serializer=memory_pb.ScanRequest.SerializeToString,
-    )
+    handler = grpc.stream_stream_rpc_method_handler(_echo, **_SERVED)
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler("test.Echo", {"Chat": handler}),)
     )
@@ -55,11 +61,7 @@ async def _talk(pause_after_answer: float) -> list[str]:
     await server.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            chat = channel.stream_stream(
-                METHOD,
-                request_serializer=memory_pb.ScanRequest.SerializeToString,
-                response_deserializer=memory_pb.ScanRequest.FromString,
-            )
+            chat = channel.stream_stream(METHOD, **_CALLED)
             call = chat(metadata=auth_metadata("ka"), timeout=30)
             answers = []
             await call.write(memory_pb.ScanRequest(org_id="org_a", batch_size=1))
@@ -133,19 +135,11 @@ def _messages(n: int) -> list[memory_pb.ScanRequest]:
 
 async def _client_stream(messages: list[memory_pb.ScanRequest], pause: float) -> int:
     """Send ``messages`` at once, wait ``pause``, half-close: the count the server answers."""
-    handler = grpc.stream_unary_rpc_method_handler(
-        _count,
-        request_deserializer=memory_pb.ScanRequest.FromString,
-        response_serializer=memory_pb.ScanRequest.SerializeToString,
-    )
+    handler = grpc.stream_unary_rpc_method_handler(_count, **_SERVED)
     server, port = await _serve({"Count": handler})
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            count = channel.stream_unary(
-                "/test.Echo/Count",
-                request_serializer=memory_pb.ScanRequest.SerializeToString,
-                response_deserializer=memory_pb.ScanRequest.FromString,
-            )
+            count = channel.stream_unary("/test.Echo/Count", **_CALLED)
             call = count(metadata=auth_metadata("ka"), timeout=30)
             for message in messages:
                 await call.write(message)
@@ -159,19 +153,11 @@ async def _client_stream(messages: list[memory_pb.ScanRequest], pause: float) ->
 
 async def _chat_at_once() -> list[int]:
     """Send a message, read its answer, send the next at once, half-close: the answers."""
-    handler = grpc.stream_stream_rpc_method_handler(
-        _answer_then_work,
-        request_deserializer=memory_pb.ScanRequest.FromString,
-        response_serializer=memory_pb.ScanRequest.SerializeToString,
-    )
+    handler = grpc.stream_stream_rpc_method_handler(_answer_then_work, **_SERVED)
     server, port = await _serve({"Chat": handler})
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            chat = channel.stream_stream(
-                METHOD,
-                request_serializer=memory_pb.ScanRequest.SerializeToString,
-                response_deserializer=memory_pb.ScanRequest.FromString,
-            )
+            chat = channel.stream_stream(METHOD, **_CALLED)
             call = chat(metadata=auth_metadata("ka"), timeout=30)
             answers = []
             for message in _messages(2):
