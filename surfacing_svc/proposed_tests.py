@@ -13,10 +13,9 @@ from dataclasses import replace
 import pandas as pd
 
 from surfacing_svc.design import DesignSpec, ExperimentDesign, design_experiment
-from surfacing_svc.design.peaks import peak_notes
 from surfacing_svc.errors import InsufficientData, InvalidRequest
-from surfacing_svc.history import GeoHistory, history_from_frame
-from surfacing_svc.usual_spend import RegisteredTest, RegisteredTests, usual_days
+from surfacing_svc.history import history_from_frame
+from surfacing_svc.usual_spend import RegisteredTest, RegisteredTests
 
 __all__ = ["checked_against_peaks", "propose_tests"]
 
@@ -29,16 +28,6 @@ def checked_against_peaks(
     """``spec`` with the calendar its test is checked against: the analysis's holiday country
     (else the US, whose calendar a forecast reads too) and the org's registered seasons."""
     return replace(spec, country=holiday_country or "US", seasons=seasons or {})
-
-
-def _peak_notes(history: GeoHistory, design: ExperimentDesign, spec: DesignSpec,
-                tests: Sequence[RegisteredTest]) -> list[str]:  # fmt: skip
-    """The design's notes on the peaks its cells run into, as it made them (the same inputs:
-    the day after the history, the channel's business-as-usual days)."""
-    start = spec.start or history.dates.astype("datetime64[D]")[-1].item() + dt.timedelta(days=1)
-    bau = usual_days(history.dates, spec.channel, tests).index
-    notes = peak_notes(history, design.cells, start, spec.country, spec.seasons, bau)
-    return [n for n in notes if n in design.warnings]
 
 
 def propose_tests(
@@ -66,7 +55,7 @@ def propose_tests(
             warnings.append(f"no experiment designed for {name}: {exc.message}")
             continue
         designs[name] = design
-        said = [*_peak_notes(history, design, spec, tests), *design.registry_notes]
+        said = [*design.peak_notes, *design.registry_notes]
         warnings += [f"proposed test of {name}: {n}" for n in said]
     if isinstance(tests, RegisteredTests) and designs:
         warnings += tests.note()

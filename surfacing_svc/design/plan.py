@@ -605,7 +605,8 @@ def design_experiment(
     warnings += [budget_note(spec, c, c.index if n_cells > 1 else None) for c in cells]
     warnings = [w for w in warnings if w]
     # A test into the peak reads out too late and prices the peak at ordinary days (R51-F3).
-    warnings += peak_notes(history, cells, start, spec.country, spec.seasons, usual.index)
+    peaks = peak_notes(history, cells, start, spec.country, spec.seasons, usual.index)
+    warnings += peaks
     warnings.append(analysis_note(pre))
     warnings.append(SPILLOVER_NOTE)
     warnings += history.warnings
@@ -629,4 +630,5 @@ def design_experiment(
         rerandomisations=spec.rerandomisations,
         warnings=tuple(warnings),
         registry_notes=tuple(registry),
+        peak_notes=tuple(peaks),
     )

@@ -214,6 +214,9 @@ class ExperimentDesign:
     # The warnings about the org's registered tests (also in ``warnings``): what a caller that
     # keeps only some of the design's warnings must still say (Recommend's proposed tests).
     registry_notes: tuple[str, ...] = field(default=())
+    # The warnings about the season peaks its cells run into (also in ``warnings``), for the
+    # same callers.
+    peak_notes: tuple[str, ...] = field(default=())
 
     @property
     def feasible(self) -> bool:
