@@ -237,3 +237,15 @@ def claim_verdicts(
         timeout=30,
     )
     return [(c.claim, c.verdict, c.reason) for c in reply.claims]
+
+
+def explained(
+    llm: llm_grpc.LlmServiceStub, request: llm_pb.ExplainRequest
+) -> llm_pb.ExplanationDone:
+    """Explain streamed to its end: the done event."""
+    done = None
+    for reply in llm.Explain(request, timeout=30):
+        if reply.WhichOneof("event") == "done":
+            done = reply.done
+    assert done is not None
+    return done

@@ -25,7 +25,7 @@ from llm_svc.evidence import Audience
 from llm_svc.explain import Done, explain_grounded
 from mesh.runtime.inprocess import running_services
 from tests.llm.fake_openai import Script, fake_openai
-from tests.llm.support import store_analyses
+from tests.llm.support import explained, store_analyses
 
 ORG = "acme_pref"
 TV = "an-tv"
@@ -132,19 +132,10 @@ def llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[llm_grpc.LlmServic
         yield llm_grpc.LlmServiceStub(grpc.insecure_channel(services["llm"].address))
 
 
-def _explain(llm: llm_grpc.LlmServiceStub, request: pb.ExplainRequest) -> pb.ExplanationDone:
-    done = None
-    for reply in llm.Explain(request, timeout=30):
-        if reply.WhichOneof("event") == "done":
-            done = reply.done
-    assert done is not None
-    return done
-
-
 def test_the_executive_reads_review_over_the_servers(llm: llm_grpc.LlmServiceStub) -> None:
     """The R52 reproduction over real causal and LLM servers: the old text opened with TV's
     figure in place of the verdict ("rewritten (UNSUPPORTED): 'Model health: REVIEW …'")."""
-    done = _explain(
+    done = explained(
         llm, pb.ExplainRequest(org_id=ORG, analysis_id=TV, audience=pb.AUDIENCE_EXECUTIVE)
     )
     assert done.text.startswith(REVIEW)
@@ -155,7 +146,7 @@ def test_the_verdict_survives_the_llm_endpoints_refusal(llm: llm_grpc.LlmService
     """An endpoint that refuses the prompt's size: the grounded explanation that replaces the
     model's opens with the verdict too."""
     with fake_openai(Script(status=413, error="context length exceeded")) as fake:
-        done = _explain(
+        done = explained(
             llm,
             pb.ExplainRequest(
                 org_id=ORG, analysis_id=TV, audience=pb.AUDIENCE_EXECUTIVE,

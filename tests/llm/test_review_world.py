@@ -32,6 +32,7 @@ from llm_svc.guardrail import Guardrail, Resolution
 from llm_svc.writer import headline
 from mesh.runtime.inprocess import running_services
 from tests.llm.fake_openai import Script, fake_openai, words
+from tests.llm.support import explained
 
 ORG = "cf_001"
 REVIEW = "an-review"
@@ -85,22 +86,13 @@ def llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[llm_grpc.LlmServic
         yield llm_grpc.LlmServiceStub(grpc.insecure_channel(services["llm"].address))
 
 
-def _explain(llm: llm_grpc.LlmServiceStub, request: pb.ExplainRequest) -> pb.ExplanationDone:
-    done = None
-    for reply in llm.Explain(request, timeout=30):
-        if reply.WhichOneof("event") == "done":
-            done = reply.done
-    assert done is not None
-    return done
-
-
 @pytest.mark.parametrize("audience", [pb.AUDIENCE_EXECUTIVE, pb.AUDIENCE_ANALYST])
 def test_the_grounded_writer_states_only_what_the_guardrail_accepts(
     llm: llm_grpc.LlmServiceStub, audience: pb.Audience.ValueType
 ) -> None:
     """Nothing the writer states is flagged, and CheckClaims supports the sentence it states
     about email and rejects the plain one it avoids about meta_prospecting."""
-    done = _explain(llm, pb.ExplainRequest(org_id=ORG, analysis_id=REVIEW, audience=audience))
+    done = explained(llm, pb.ExplainRequest(org_id=ORG, analysis_id=REVIEW, audience=audience))
     assert not done.unsupported_claims, [c.reason for c in done.unsupported_claims]
     assert EMAIL in done.text
     assert "Meta prospecting increased" not in done.text  # at risk: hedged, never plain
@@ -139,7 +131,7 @@ def test_a_rewrite_changes_the_sentence_and_passes_the_guardrail(
     into the hedged form, a different sentence the guardrail itself accepts."""
     claim = "Meta prospecting increased revenue by 4,100,000."
     with fake_openai(Script(pieces=words(f"{EMAIL} {claim}"))) as fake:
-        done = _explain(
+        done = explained(
             llm,
             pb.ExplainRequest(
                 org_id=ORG, analysis_id=REVIEW, llm=pb.LlmEndpoint(url=fake.url, model="tiny")
