@@ -23,7 +23,6 @@ from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import llm_pb2 as pb
 from liftos.v1 import llm_pb2_grpc as llm_grpc
 
-from causal_svc.analyses import AnalysisStore, StoredAnalysis
 from causal_svc.app import build as causal_build
 from llm_svc.app import build as llm_build
 from llm_svc.claims import Verdict
@@ -32,7 +31,7 @@ from llm_svc.guardrail import Guardrail, Resolution
 from llm_svc.writer import headline
 from mesh.runtime.inprocess import running_services
 from tests.llm.fake_openai import Script, fake_openai, words
-from tests.llm.support import explained
+from tests.llm.support import explained, store_analyses
 
 ORG = "cf_001"
 REVIEW = "an-review"
@@ -78,11 +77,7 @@ def review_attribution() -> causal_pb.Analysis:
 def llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[llm_grpc.LlmServiceStub]:
     data: Path = tmp_path_factory.mktemp("review")
     with running_services({"causal": causal_build, "llm": llm_build}, data) as services:
-        store = AnalysisStore(data / "causal" / "analyses.sqlite")
-        a = review_attribution()
-        store.put(StoredAnalysis(ORG, REVIEW, "attribution", dt.datetime.now(dt.UTC),
-                                 a.SerializeToString()))  # fmt: skip
-        store.close()
+        store_analyses(data, review_attribution())
         yield llm_grpc.LlmServiceStub(grpc.insecure_channel(services["llm"].address))
 
 
