@@ -55,7 +55,7 @@ def _channel(a: Action, r: RanDays, horizon_days: int) -> Action:
         return replace(a, facts=facts)
     # It spends nothing now: "current" is 0, and the move is a restart or leaving it off
     # (V2-F4/F7: the wire's proposed_spend had said restart at the window mean).
-    rate = a.current_spend * r.window / max(r.ran, 1)
+    rate = r.run_rate(a.current_spend)
     said = (
         f"{a.channel} ran on {r.ran} of the analysis window's {r.window} days and has spent "
         f"nothing since it stopped; read at its window-mean spend ({a.current_spend:,.0f} over "

@@ -115,6 +115,10 @@ class RanDays:
     window: int
     stopped: bool
 
+    def run_rate(self, current: float) -> float:
+        """Its spend over the days it ran, at the horizon of ``current`` (its window mean)."""
+        return current * self.window / max(self.ran, 1)
+
 
 def run_rate_notes(
     plans: Iterable[tuple[str, float, float]], ran: Mapping[str, RanDays], horizon_days: int
@@ -127,7 +131,7 @@ def run_rate_notes(
         r = ran.get(channel)
         if r is None or current <= 0:
             continue
-        rate = current * r.window / r.ran  # its total over the days it ran, at the horizon
+        rate = r.run_rate(current)
         off = r.window - r.ran
         head = (
             f"{channel}: its current spend ({current:,.0f} over {horizon_days} days) is its "
