@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-__all__ = ["EXTRAPOLATION_RATIO", "HillCurve"]
+__all__ = ["EXTRAPOLATION_RATIO", "HillCurve", "adstocked"]
 
 # Beyond this multiple of the spend the model saw, a curve is extrapolation; plans say so.
 EXTRAPOLATION_RATIO = 2.0
@@ -212,3 +212,14 @@ class HillCurve:
         relative to the reference (day-by-day prediction): shape (D, *relative_input.shape)."""
         h, _, _ = self._terms(np.asarray(relative_input) * self.reference_spend)
         return h @ self.node_weights
+
+
+def adstocked(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``sum_l w_l x_{t-l}`` along the last axis (zeros before the first day)."""
+    out = np.zeros_like(x, dtype=np.float64)
+    n = x.shape[-1]
+    for lag, w in enumerate(np.asarray(weights, dtype=np.float64)):
+        if lag >= n:
+            break
+        out[..., lag:] += w * x[..., : n - lag]
+    return out

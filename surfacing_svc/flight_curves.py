@@ -44,7 +44,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from surfacing_svc.curves import EXTRAPOLATION_RATIO, HillCurve
+from surfacing_svc.curves import EXTRAPOLATION_RATIO, HillCurve, adstocked
 
 __all__ = ["OFF_RUN_DAYS", "TRICKLE_SHARE", "Running", "running"]
 
@@ -124,8 +124,7 @@ def running(curve: HillCurve, spend: np.ndarray, outcome: np.ndarray) -> Running
         return None
     w_on = float(b[~off].sum() / b.sum())
     # each day's adstocked input relative to the window's mean day, as the forecast reads it
-    carry = np.asarray(curve.carryover, dtype=np.float64)
-    relative = np.convolve(past, carry)[: past.size][-days:] / (curve.reference_spend / days)
+    relative = adstocked(past, curve.carryover)[-days:] / (curve.reference_spend / days)
     mean_r = float((b * relative).sum() / b.sum())
     if not mean_r > 0:
         return None

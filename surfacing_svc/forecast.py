@@ -78,7 +78,7 @@ from scipy.stats import chi2
 
 from mesh.runtime.cancellation import checkpoint
 from mesh.runtime.holiday_rules import holiday_table
-from surfacing_svc.curves import HillCurve
+from surfacing_svc.curves import HillCurve, adstocked
 from surfacing_svc.errors import InsufficientData
 from surfacing_svc.flight_curves import Running, running
 from surfacing_svc.intervals import Interval
@@ -172,17 +172,6 @@ def _design(
     return np.column_stack(cols)
 
 
-def _adstocked(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """``sum_l w_l x_{t-l}`` along the last axis (zeros before the first day)."""
-    out = np.zeros_like(x, dtype=np.float64)
-    n = x.shape[-1]
-    for lag, w in enumerate(np.asarray(weights, dtype=np.float64)):
-        if lag >= n:
-            break
-        out[..., lag:] += w * x[..., : n - lag]
-    return out
-
-
 def media_share(curve: HillCurve, daily_spend: np.ndarray, baseline: float) -> np.ndarray:
     """Per draw and day, the channel's outcome as a share of baseline demand, from its daily
     spend (adstocked with the curve's carry-over): shape (D, T).
@@ -190,7 +179,7 @@ def media_share(curve: HillCurve, daily_spend: np.ndarray, baseline: float) -> n
     ``baseline`` is the baseline outcome over the curve's period (its scale's denominator).
     """
     reference_daily = curve.reference_spend / curve.period_days
-    relative = _adstocked(np.asarray(daily_spend, dtype=np.float64), curve.carryover)
+    relative = adstocked(np.asarray(daily_spend, dtype=np.float64), curve.carryover)
     beta = np.asarray(curve.scale) / baseline
     return beta[:, None] * curve.share(relative / reference_daily)
 
